@@ -1,0 +1,245 @@
+import { randomBytes } from 'node:crypto';
+import type { Subscriber as Observer } from 'rxjs';
+import { LockError, LockLostError, LockTimeoutError, type LockLostReason } from '../errors';
+import type { Connection } from '../redis/connection';
+import { openConnection } from '../redis/connection';
+import { lockKeys, type LockKeys } from '../redis/keys';
+import type { ReleaseReply } from '../redis/lock-scripts';
+import type { Lease } from './lease';
+import type { LockSettings } from './options';
+import { existingWaitQueue, waitQueue, type AttemptOutcome, type QueuedWaiter, type WaitQueue } from './wait-queue';
+
+const GONE: AttemptOutcome = { kind: 'gone' };
+const ACQUIRED: AttemptOutcome = { kind: 'acquired' };
+
+const acquisitions = new WeakMap<Lease, Acquisition>();
+
+/** Releases a lease now and tells what Redis answered; the subscription stays to be closed by its owner. */
+export function releaseLease(lease: Lease): Promise<ReleaseReply> {
+  const acquisition = acquisitions.get(lease);
+  if (acquisition === undefined) throw new TypeError('not a lease issued by yadl');
+  return acquisition.release();
+}
+
+/**
+ * One subscription to `lock$`: one owner token that tries, waits, holds,
+ * keeps its hold alive and releases it.
+ */
+export class Acquisition implements QueuedWaiter {
+  private phase: 'waiting' | 'held' | 'closed' = 'waiting';
+  private readonly token = randomBytes(16).toString('hex');
+  private connection: Connection | undefined;
+  private keys: LockKeys | undefined;
+  private queue: WaitQueue | undefined;
+  private controller: AbortController | undefined;
+  private releasing: Promise<ReleaseReply> | undefined;
+  /** Redis commands in flight; the connection is let go when none is left after close. */
+  private pending = 0;
+  private connectionReleased = false;
+  private timeoutTimer: NodeJS.Timeout | undefined;
+  private renewTimer: NodeJS.Timeout | undefined;
+  private expiryTimer: NodeJS.Timeout | undefined;
+  /** performance.now() by which the hold has surely ended in Redis. */
+  private expiresAt = 0;
+
+  constructor(
+    private readonly settings: LockSettings,
+    private readonly observer: Observer<Lease>,
+  ) {}
+
+  start(): void {
+    const { signal, timeout, name, prefix, redis } = this.settings;
+    if (signal?.aborted) {
+      this.phase = 'closed';
+      this.observer.error(signal.reason);
+      return;
+    }
+    const connection = openConnection(redis);
+    this.connection = connection;
+    this.keys = lockKeys(prefix, name, connection.db, connection.keyPrefix);
+    signal?.addEventListener('abort', this.onAbort);
+    if (timeout > 0) this.timeoutTimer = setTimeout(() => this.fail(new LockTimeoutError(name, timeout)), timeout);
+    void this.firstAttempt(connection, this.keys);
+  }
+
+  /** Teardown: leaves the queue, or releases the hold. Idempotent. */
+  close(): void {
+    if (this.phase === 'closed') return;
+    const wasHeld = this.phase === 'held';
+    this.phase = 'closed';
+    clearTimeout(this.timeoutTimer);
+    this.stopHolding();
+    this.settings.signal?.removeEventListener('abort', this.onAbort);
+    this.queue?.leave(this);
+    this.queue = undefined;
+    if (wasHeld) {
+      this.controller?.abort(new LockError(`lock '${this.settings.name}' was released`, this.settings.name));
+      this.release().catch(() => undefined);
+    }
+    this.settle();
+  }
+
+  /** Sends the release once; later calls get the same answer. */
+  release(): Promise<ReleaseReply> {
+    if (this.releasing === undefined) {
+      this.stopHolding();
+      const { connection, keys } = this.ready();
+      this.releasing = this.command(() => connection.scripts.release(keys, this.token, connection.publishChannel(keys)));
+    }
+    return this.releasing;
+  }
+
+  async attempt(): Promise<AttemptOutcome> {
+    if (this.phase !== 'waiting') return GONE;
+    const { connection, keys } = this.ready();
+    const { ttl, lease } = this.settings;
+    const sentAt = performance.now();
+    let reply;
+    try {
+      reply = await this.command(() => connection.scripts.acquire(keys, this.token, ttl > 0 ? ttl : lease));
+    } catch (error) {
+      this.fail(error);
+      return GONE;
+    }
+    if (this.phase !== 'waiting') {
+      // Torn down while the command was in flight: do not leak what it took.
+      if (reply.acquired) this.release().catch(() => undefined);
+      this.settle();
+      return GONE;
+    }
+    if (!reply.acquired) return { kind: 'blocked', waitMs: reply.waitMs };
+    this.hold(reply.fence, sentAt);
+    return ACQUIRED;
+  }
+
+  private async firstAttempt(connection: Connection, keys: LockKeys): Promise<void> {
+    const marker = existingWaitQueue(connection.subscriber, keys.channel)?.marker();
+    const outcome = await this.attempt();
+    if (outcome.kind !== 'blocked') return;
+    if (this.settings.timeout === 0) {
+      this.fail(new LockTimeoutError(this.settings.name, 0));
+      return;
+    }
+    this.queue = waitQueue(connection.subscriber, keys.channel);
+    this.queue.join(this, marker, outcome.waitMs);
+  }
+
+  private hold(fence: number, sentAt: number): void {
+    const { name, prefix, ttl, lease: leaseMs } = this.settings;
+    clearTimeout(this.timeoutTimer);
+    this.queue?.leave(this);
+    this.queue = undefined;
+    this.phase = 'held';
+    this.controller = new AbortController();
+    const lease: Lease = Object.freeze({
+      name,
+      prefix,
+      mode: 'write',
+      token: this.token,
+      fence,
+      signal: this.controller.signal,
+      ttl,
+    });
+    acquisitions.set(lease, this);
+    this.expiresAt = sentAt + (ttl > 0 ? ttl : leaseMs);
+    this.armExpiry();
+    this.scheduleRenewal(Math.floor(leaseMs / 3));
+    this.observer.next(lease);
+  }
+
+  /**
+   * The hold ends in Redis no earlier than `expiresAt` (its clock started
+   * when Redis ran the script, after we sent it). Declaring it over a little
+   * before, allowing for clock drift, tells the holder before anyone else can
+   * have acquired.
+   */
+  private armExpiry(): void {
+    clearTimeout(this.expiryTimer);
+    const { ttl, lease } = this.settings;
+    const hold = ttl > 0 ? ttl : lease;
+    const drift = Math.ceil(hold * 0.01) + 2;
+    const delay = Math.max(0, this.expiresAt - drift - performance.now());
+    this.expiryTimer = setTimeout(() => this.lose(ttl > 0 ? 'expired' : 'unconfirmed'), delay);
+  }
+
+  /** Renews a lease, or checks that a fixed hold still exists, every lease/3 while it is held. */
+  private scheduleRenewal(delay: number): void {
+    const { ttl } = this.settings;
+    if (ttl > 0 && this.expiresAt - performance.now() <= delay) return;
+    this.renewTimer = setTimeout(() => void this.renew(), delay);
+  }
+
+  private async renew(): Promise<void> {
+    const { connection, keys } = this.ready();
+    const { ttl, lease } = this.settings;
+    const sentAt = performance.now();
+    let left: number;
+    try {
+      left = await this.command(() => connection.scripts.renew(keys, this.token, ttl > 0 ? 0 : lease));
+    } catch {
+      // Keep trying until the expiry timer says the hold can no longer be vouched for.
+      if (this.phase === 'held' && this.releasing === undefined) this.scheduleRenewal(Math.max(10, Math.floor(lease / 10)));
+      return;
+    }
+    if (this.phase !== 'held' || this.releasing !== undefined) return;
+    if (left === 0) {
+      this.lose('gone');
+      return;
+    }
+    if (ttl === 0) {
+      this.expiresAt = sentAt + lease;
+      this.armExpiry();
+    }
+    this.scheduleRenewal(Math.floor(lease / 3));
+  }
+
+  private lose(reason: LockLostReason): void {
+    if (this.phase !== 'held' || this.releasing !== undefined) return;
+    const error = new LockLostError(this.settings.name, reason);
+    this.controller?.abort(error);
+    this.fail(error);
+  }
+
+  private fail(error: unknown): void {
+    if (this.phase === 'closed') return;
+    this.close();
+    this.observer.error(error);
+  }
+
+  private readonly onAbort = (): void => {
+    this.fail(this.settings.signal?.reason);
+  };
+
+  private stopHolding(): void {
+    clearTimeout(this.renewTimer);
+    clearTimeout(this.expiryTimer);
+    this.renewTimer = undefined;
+    this.expiryTimer = undefined;
+  }
+
+  private async command<T>(send: () => Promise<T>): Promise<T> {
+    this.pending += 1;
+    try {
+      return await send();
+    } finally {
+      this.pending -= 1;
+      this.settle();
+    }
+  }
+
+  /** Lets the connection go once closed with nothing in flight. */
+  private settle(): void {
+    if (this.phase !== 'closed' || this.pending > 0 || this.connectionReleased || this.connection === undefined) return;
+    // A reply that arrives after close may still need a release; give it this turn to start one.
+    setImmediate(() => {
+      if (this.pending > 0 || this.connectionReleased) return;
+      this.connectionReleased = true;
+      this.connection?.release();
+    });
+  }
+
+  private ready(): { connection: Connection; keys: LockKeys } {
+    if (this.connection === undefined || this.keys === undefined) throw new Error('acquisition not started');
+    return { connection: this.connection, keys: this.keys };
+  }
+}

@@ -1,0 +1,208 @@
+import type { Redis } from 'ioredis';
+
+/** Exclusive is the default; it is the same lock as `write`. */
+export type LockMode = 'exclusive' | 'write';
+
+/** An ioredis client (yadl never closes it) or a `redis://` / `rediss://` URL. */
+export type RedisSource = Redis | string;
+
+export interface LockOptions {
+  /** An ioredis client, which yadl never closes, or a URL. Default `redis://127.0.0.1:6379/0`. */
+  redis?: RedisSource;
+  /** Namespace of the lock's keys (PyYADL's `prefix`). Default: none. */
+  prefix?: string;
+  /**
+   * Milliseconds the hold lasts; it is never renewed. Absent, 0 or negative
+   * (PyYADL: "valid until release"): held until released, kept alive by
+   * renewing a `lease`.
+   */
+  ttl?: number;
+  /** Milliseconds of a renewed hold, renewed every `lease / 3`. Default 30000. */
+  lease?: number;
+  /** Milliseconds to wait for the lock: absent or -1 waits forever, 0 makes one attempt. */
+  timeout?: number;
+  /** Aborting it abandons the wait, or releases the hold, and errors with `signal.reason`. */
+  signal?: AbortSignal;
+  /** `exclusive` (default) or `write`, which are the same lock. */
+  mode?: LockMode;
+}
+
+export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379/0';
+export const DEFAULT_LEASE = 30_000;
+/** A renewal every lease/3 must fit several round trips, so leases are not shorter than this. */
+export const MIN_LEASE = 30;
+/** setTimeout's ceiling (about 24.8 days). */
+export const MAX_MILLISECONDS = 2 ** 31 - 1;
+/** Longer names would only bloat every key and every notification. */
+export const MAX_NAME_LENGTH = 1024;
+export const MAX_PREFIX_LENGTH = 256;
+
+/** Options after validation, with defaults filled in. */
+export interface LockSettings {
+  readonly name: string;
+  readonly prefix: string;
+  readonly redis: RedisSource;
+  /** > 0: a fixed hold; 0: a renewed lease. */
+  readonly ttl: number;
+  readonly lease: number;
+  /** -1: forever. */
+  readonly timeout: number;
+  readonly signal: AbortSignal | undefined;
+  readonly mode: 'write';
+}
+
+const LOCK_OPTION_NAMES = ['redis', 'prefix', 'ttl', 'lease', 'timeout', 'signal', 'mode'] as const;
+
+/** Validates everything before any Redis I/O, throwing TypeError or RangeError. */
+export function resolveLockOptions(name: unknown, options: unknown): LockSettings {
+  const opts = checkOptionsObject(options, LOCK_OPTION_NAMES, 'lock$ options');
+  return {
+    name: checkName(name),
+    prefix: checkPrefix(opts.prefix),
+    redis: checkRedisSource(opts.redis),
+    ttl: checkTtl(opts.ttl),
+    lease: checkLease(opts.lease),
+    timeout: checkTimeout(opts.timeout),
+    signal: checkSignal(opts.signal),
+    mode: checkMode(opts.mode),
+  };
+}
+
+export function checkOptionsObject<K extends string>(
+  options: unknown,
+  allowed: readonly K[],
+  what: string,
+): Partial<Record<K, unknown>> {
+  if (options === undefined) return {};
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new TypeError(`${what} must be an object, got ${describe(options)}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!(allowed as readonly string[]).includes(key)) {
+      const hint = closest(key, allowed);
+      throw new TypeError(
+        `unknown option '${key}' in ${what}${hint ? ` (did you mean '${hint}'?)` : ''}; known: ${allowed.join(', ')}`,
+      );
+    }
+  }
+  return options;
+}
+
+export function checkName(name: unknown): string {
+  return checkKeyPart(name, 'lock name', MAX_NAME_LENGTH, false);
+}
+
+export function checkPrefix(prefix: unknown): string {
+  return prefix === undefined ? '' : checkKeyPart(prefix, 'prefix', MAX_PREFIX_LENGTH, true);
+}
+
+function checkKeyPart(value: unknown, what: string, max: number, emptyAllowed: boolean): string {
+  if (typeof value !== 'string') throw new TypeError(`${what} must be a string, got ${describe(value)}`);
+  if (value.length === 0 && !emptyAllowed) throw new RangeError(`${what} must not be empty`);
+  if (value.length > max) throw new RangeError(`${what} is ${value.length} characters long; the maximum is ${max}`);
+  return value;
+}
+
+export function checkRedisSource(redis: unknown): RedisSource {
+  if (redis === undefined) return DEFAULT_REDIS_URL;
+  if (typeof redis === 'string') {
+    if (!/^rediss?:\/\//.test(redis)) {
+      throw new TypeError(`redis must be an ioredis client or a redis:// or rediss:// URL, got '${redis}'`);
+    }
+    return redis;
+  }
+  if (isRedisClient(redis)) return redis;
+  throw new TypeError(`redis must be an ioredis client or a redis:// or rediss:// URL, got ${describe(redis)}`);
+}
+
+function isRedisClient(value: unknown): value is Redis {
+  const candidate = value as Partial<Redis> | null;
+  return (
+    typeof candidate === 'object' &&
+    candidate !== null &&
+    typeof candidate.evalsha === 'function' &&
+    typeof candidate.duplicate === 'function'
+  );
+}
+
+/** PyYADL's ttl: > 0 fixed, <= 0 until release (renewed lease); stored as 0 for the latter. */
+export function checkTtl(ttl: unknown): number {
+  if (ttl === undefined) return 0;
+  const value = checkInteger(ttl, 'ttl');
+  if (value <= 0) return 0;
+  return checkAtMost(value, 'ttl');
+}
+
+export function checkLease(lease: unknown): number {
+  if (lease === undefined) return DEFAULT_LEASE;
+  const value = checkInteger(lease, 'lease');
+  if (value < MIN_LEASE) throw new RangeError(`lease must be at least ${MIN_LEASE} ms, got ${value}`);
+  return checkAtMost(value, 'lease');
+}
+
+/** -1 (or absent) waits forever; 0 is one attempt. */
+export function checkTimeout(timeout: unknown): number {
+  if (timeout === undefined) return -1;
+  const value = checkInteger(timeout, 'timeout');
+  if (value < -1) throw new RangeError(`timeout must be -1 (wait forever) or >= 0 ms, got ${value}`);
+  return value === -1 ? -1 : checkAtMost(value, 'timeout');
+}
+
+export function checkSignal(signal: unknown): AbortSignal | undefined {
+  if (signal === undefined || signal instanceof AbortSignal) return signal;
+  throw new TypeError(`signal must be an AbortSignal, got ${describe(signal)}`);
+}
+
+function checkMode(mode: unknown): 'write' {
+  if (mode === undefined || mode === 'exclusive' || mode === 'write') return 'write';
+  throw new TypeError(`mode must be 'exclusive' or 'write', got ${describe(mode)}`);
+}
+
+function checkInteger(value: unknown, what: string): number {
+  if (typeof value !== 'number') throw new TypeError(`${what} must be a number of milliseconds, got ${describe(value)}`);
+  if (!Number.isFinite(value)) throw new RangeError(`${what} must be a finite number of milliseconds, got ${value}`);
+  if (!Number.isInteger(value)) throw new RangeError(`${what} must be a whole number of milliseconds, got ${value}`);
+  return value;
+}
+
+function checkAtMost(value: number, what: string): number {
+  if (value > MAX_MILLISECONDS) throw new RangeError(`${what} must be at most ${MAX_MILLISECONDS} ms, got ${value}`);
+  return value;
+}
+
+export function describe(value: unknown): string {
+  if (typeof value === 'string') return `the string '${value.length > 40 ? `${value.slice(0, 40)}…` : value}'`;
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return `${typeof value} ${String(value)}`;
+  return typeof value;
+}
+
+function closest(key: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const candidate of candidates) {
+    const d = editDistance(key.toLowerCase(), candidate.toLowerCase());
+    if (d < bestDistance) {
+      best = candidate;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(
+        (previous[j] ?? 0) + 1,
+        (current[j - 1] ?? 0) + 1,
+        (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    previous = current;
+  }
+  return previous[b.length] ?? 0;
+}

@@ -1,0 +1,4 @@
+export { LockError } from './lock-error';
+export { NotOwnerError } from './not-owner-error';
+export { LockTimeoutError } from './lock-timeout-error';
+export { LockLostError, type LockLostReason } from './lock-lost-error';

@@ -1,0 +1,186 @@
+import type { Subscription } from 'rxjs';
+import { releaseLease } from '../core/acquisition';
+import type { Lease } from '../core/lease';
+import { lock$ } from '../core/lock';
+import { forceReleaseLock, inspectLock } from '../core/lock-state';
+import { checkName } from '../core/options';
+import { LockLostError, LockTimeoutError, NotOwnerError } from '../errors';
+import {
+  resolveAcquireOptions,
+  resolveFacadeOptions,
+  resolveReleaseOptions,
+  type AcquireOptions,
+  type FacadeSettings,
+  type RedisLockOptions,
+  type ReleaseOptions,
+} from './facade-options';
+
+interface Hold {
+  readonly lease: Lease;
+  readonly subscription: Subscription;
+  /** Acquisitions not yet matched by a release (always 1 unless reentrant). */
+  depth: number;
+}
+
+/**
+ * The promise facade over `lock$`, with the interface of Python's
+ * `threading.Lock`. Ownership belongs to the instance: two instances exclude
+ * each other even in one process. The constructor does no Redis I/O.
+ */
+export abstract class FacadeLock {
+  readonly name: string;
+  protected readonly settings: FacadeSettings;
+  private hold: Hold | undefined;
+  private acquiring: Promise<boolean> | undefined;
+
+  constructor(name: string, options?: RedisLockOptions) {
+    this.name = checkName(name);
+    this.settings = resolveFacadeOptions(options);
+  }
+
+  /** Whether a second acquire by the holding instance succeeds at once (RLock) or waits (Lock). */
+  protected abstract readonly reentrant: boolean;
+
+  /** The fencing token of this instance's current hold. */
+  get fence(): number | undefined {
+    return this.hold?.lease.fence;
+  }
+
+  /** Aborts when this instance's current hold ends; undefined while it holds nothing. */
+  get signal(): AbortSignal | undefined {
+    return this.hold?.lease.signal;
+  }
+
+  /**
+   * `blocking: false` makes one attempt; `timeout` (ms) resolves false once
+   * it passes; the default waits forever. Resolves true once held.
+   */
+  async acquire(options?: AcquireOptions): Promise<boolean> {
+    const { timeout, signal } = resolveAcquireOptions(options);
+    if (this.reentrant) {
+      // One owner: a concurrent acquire waits for the one in flight, then re-enters.
+      while (this.acquiring !== undefined) {
+        if (timeout === 0) return this.reenter();
+        await this.acquiring.catch(() => false);
+      }
+      if (this.reenter()) return true;
+    }
+    const attempt = this.subscribe(timeout, signal);
+    if (this.reentrant) this.acquiring = attempt;
+    try {
+      return await attempt;
+    } finally {
+      if (this.acquiring === attempt) this.acquiring = undefined;
+    }
+  }
+
+  /**
+   * Releases this instance's hold. Rejects with NotOwnerError when it holds
+   * nothing (or its hold was lost meanwhile). `force: true` frees the lock
+   * whoever holds it, and does not mind a free lock.
+   */
+  async release(options?: ReleaseOptions): Promise<void> {
+    const { force } = resolveReleaseOptions(options);
+    const hold = this.hold;
+    if (force) {
+      this.drop();
+      await forceReleaseLock(this.address());
+      return;
+    }
+    if (hold === undefined) {
+      const state = await inspectLock(this.address());
+      throw new NotOwnerError(this.name, state.held);
+    }
+    if (hold.depth > 1) {
+      hold.depth -= 1;
+      return;
+    }
+    this.hold = undefined;
+    let reply;
+    try {
+      reply = await releaseLease(hold.lease);
+    } finally {
+      hold.subscription.unsubscribe();
+    }
+    if (reply !== 1) throw new NotOwnerError(this.name, reply === -1);
+  }
+
+  /** Whether anyone holds the lock. */
+  async locked(): Promise<boolean> {
+    return (await inspectLock(this.address())).held;
+  }
+
+  /**
+   * Python's `with lock:`. Acquires (rejecting with LockTimeoutError when
+   * `timeout` passes), runs `fn` with the hold's signal, and releases in
+   * `finally`. If the hold was lost while `fn` ran, rejects with that
+   * LockLostError even when `fn` succeeded: its work was not protected.
+   */
+  async withLock<T>(fn: (signal: AbortSignal) => T | Promise<T>, options?: AcquireOptions): Promise<T> {
+    if (!(await this.acquire(options))) {
+      throw new LockTimeoutError(this.name, resolveAcquireOptions(options).timeout);
+    }
+    const hold = this.hold;
+    if (hold === undefined) throw new LockLostError(this.name, 'gone');
+    const { signal } = hold.lease;
+    let result: T;
+    try {
+      result = await fn(signal);
+    } finally {
+      if (this.hold === hold) await this.release().catch(() => undefined);
+    }
+    if (signal.reason instanceof LockLostError) throw signal.reason;
+    return result;
+  }
+
+  /** `await using lock = new RedisLock(...)`: releases the hold, if any, when the scope ends. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    const hold = this.hold;
+    if (hold === undefined) return;
+    hold.depth = 1;
+    await this.release().catch((error: unknown) => {
+      if (!(error instanceof NotOwnerError)) throw error;
+    });
+  }
+
+  private reenter(): boolean {
+    if (this.hold === undefined) return false;
+    this.hold.depth += 1;
+    return true;
+  }
+
+  private subscribe(timeout: number, signal: AbortSignal | undefined): Promise<boolean> {
+    const { prefix, ttl, lease, redis } = this.settings;
+    return new Promise<boolean>((resolve, reject) => {
+      let acquired: Hold | undefined;
+      const subscription = lock$(this.name, { prefix, ttl, lease, redis, timeout, signal }).subscribe({
+        next: (leaseNow) => {
+          this.drop();
+          acquired = { lease: leaseNow, subscription, depth: 1 };
+          this.hold = acquired;
+          resolve(true);
+        },
+        error: (error: unknown) => {
+          if (acquired === undefined) {
+            if (error instanceof LockTimeoutError) resolve(false);
+            // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- signal.reason passes through as given
+            else reject(error);
+          } else if (this.hold === acquired) {
+            this.hold = undefined;
+          }
+        },
+      });
+    });
+  }
+
+  /** Forgets the current hold (replaced or force-released), closing its subscription. */
+  private drop(): void {
+    const hold = this.hold;
+    this.hold = undefined;
+    hold?.subscription.unsubscribe();
+  }
+
+  private address(): { name: string; prefix: string; redis: FacadeSettings['redis'] } {
+    return { name: this.name, prefix: this.settings.prefix, redis: this.settings.redis };
+  }
+}

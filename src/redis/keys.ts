@@ -1,0 +1,36 @@
+/**
+ * Where a lock lives in Redis.
+ *
+ * Every key of one lock shares one hash tag, `{<name>}`, so the scripts that
+ * touch them run unchanged on Redis Cluster. The name and the prefix are
+ * escaped so that neither can contain a brace: the first `{` of a key is then
+ * always the start of the name, which keeps the layout injective
+ * (`x` + `a:b` -> `x:lock:{a:b}` is never `x:a` + `b` -> `x:a:lock:{b}`)
+ * and keeps one lock in one slot whatever characters its name holds.
+ */
+export interface LockKeys {
+  /** The hash that records the holders of the lock. */
+  readonly state: string;
+  /** The fencing counter; it outlives the state by the fence retention. */
+  readonly fence: string;
+  /** The keyspace-notification channel of `state`. */
+  readonly channel: string;
+}
+
+/**
+ * `clientKeyPrefix` is the ioredis `keyPrefix` option of the client, which
+ * ioredis adds to every key it sends but not to channel names.
+ */
+export function lockKeys(prefix: string, name: string, db: number, clientKeyPrefix = ''): LockKeys {
+  const state = `${prefix === '' ? '' : `${escapeKeyPart(prefix)}:`}lock:{${escapeKeyPart(name)}}`;
+  return { state, fence: `${state}:fence`, channel: keyspaceChannel(db, clientKeyPrefix + state) };
+}
+
+export function keyspaceChannel(db: number, key: string): string {
+  return `__keyspace@${db}__:${key}`;
+}
+
+/** Percent-escapes `%`, `{` and `}`; everything else stays readable. */
+export function escapeKeyPart(part: string): string {
+  return part.replace(/[%{}]/g, (c) => (c === '%' ? '%25' : c === '{' ? '%7B' : '%7D'));
+}

@@ -1,0 +1,98 @@
+import type { Redis } from 'ioredis';
+import { LockError } from '../errors';
+import type { LockKeys } from './keys';
+import { LuaScript } from './lua-script';
+import { luaScripts } from './scripts/lua.generated';
+
+/** How long a name's fencing counter outlives its last hold (see README, "Fencing tokens"). */
+export const FENCE_RETENTION_MS = 10 * 60_000;
+
+export type AcquireReply = { readonly acquired: true; readonly fence: number } | { readonly acquired: false; readonly waitMs: number };
+
+/** 1 released, 0 the lock was free, -1 another owner holds it. */
+export type ReleaseReply = 1 | 0 | -1;
+
+export interface InspectReply {
+  readonly held: boolean;
+  readonly mine: boolean;
+  readonly waitMs: number;
+}
+
+const scripts = {
+  acquire: new LuaScript(luaScripts.acquire.lua, luaScripts.acquire.numberOfKeys),
+  renew: new LuaScript(luaScripts.renew.lua, luaScripts.renew.numberOfKeys),
+  release: new LuaScript(luaScripts.release.lua, luaScripts.release.numberOfKeys),
+  forceRelease: new LuaScript(luaScripts.forceRelease.lua, luaScripts.forceRelease.numberOfKeys),
+  inspect: new LuaScript(luaScripts.inspect.lua, luaScripts.inspect.numberOfKeys),
+};
+
+/**
+ * The lock's state changes, each one atomic Lua script, with their replies
+ * checked: anything else (a foreign value at a lock's key) becomes a LockError
+ * instead of being misread.
+ */
+export class LockScripts {
+  constructor(private readonly client: Redis) {}
+
+  async acquire(keys: LockKeys, token: string, holdMs: number): Promise<AcquireReply> {
+    const reply = await this.call('acquire', keys, [keys.state, keys.fence], [token, holdMs, FENCE_RETENTION_MS]);
+    if (Array.isArray(reply) && reply.length === 2 && typeof reply[1] === 'number') {
+      if (reply[0] === 1) return { acquired: true, fence: reply[1] };
+      if (reply[0] === 0) return { acquired: false, waitMs: Math.max(1, reply[1]) };
+    }
+    throw unexpected(keys, 'acquire', reply);
+  }
+
+  /** Extends the hold to `holdMs` from now (0: only checks); ms left, or 0 when the hold is gone. */
+  async renew(keys: LockKeys, token: string, holdMs: number): Promise<number> {
+    const reply = await this.call('renew', keys, [keys.state, keys.fence], [token, holdMs, FENCE_RETENTION_MS]);
+    if (typeof reply === 'number' && reply >= 0) return reply;
+    throw unexpected(keys, 'renew', reply);
+  }
+
+  async release(keys: LockKeys, token: string, publishOn: string): Promise<ReleaseReply> {
+    const reply = await this.call('release', keys, [keys.state], [token, publishOn]);
+    if (reply === 1 || reply === 0 || reply === -1) return reply;
+    throw unexpected(keys, 'release', reply);
+  }
+
+  /** true when the lock was held. */
+  async forceRelease(keys: LockKeys, publishOn: string): Promise<boolean> {
+    const reply = await this.call('forceRelease', keys, [keys.state], [publishOn]);
+    if (reply === 1 || reply === 0) return reply === 1;
+    throw unexpected(keys, 'forceRelease', reply);
+  }
+
+  async inspect(keys: LockKeys, token: string): Promise<InspectReply> {
+    const reply = await this.call('inspect', keys, [keys.state], [token]);
+    if (Array.isArray(reply) && reply.length === 3 && reply.every((n) => typeof n === 'number')) {
+      const [held, mine, waitMs] = reply as [number, number, number];
+      return { held: held === 1, mine: mine === 1, waitMs };
+    }
+    throw unexpected(keys, 'inspect', reply);
+  }
+
+  private async call(
+    script: keyof typeof scripts,
+    keys: LockKeys,
+    redisKeys: string[],
+    args: (string | number)[],
+  ): Promise<unknown> {
+    try {
+      return await scripts[script].run(this.client, redisKeys, args);
+    } catch (error) {
+      if (error instanceof Error && /WRONGTYPE|YADLSTATE/.test(error.message)) {
+        throw new LockError(
+          `the key ${keys.state} holds a value yadl did not write (${error.message}); refusing to touch it`,
+          undefined,
+          { cause: error },
+        );
+      }
+      throw error;
+    }
+  }
+}
+
+function unexpected(keys: LockKeys, script: string, reply: unknown): LockError {
+  return new LockError(`unexpected reply from the ${script} script for ${keys.state}: ${JSON.stringify(reply)}`);
+}

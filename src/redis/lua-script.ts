@@ -1,0 +1,30 @@
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+
+/**
+ * One Lua script, sent by SHA (EVALSHA) and loaded on demand: a server that
+ * has not seen it (new, restarted, flushed) answers NOSCRIPT and gets the
+ * body once through EVAL, which also caches it there.
+ */
+export class LuaScript {
+  readonly sha: string;
+
+  constructor(
+    readonly lua: string,
+    readonly numberOfKeys: number,
+  ) {
+    this.sha = createHash('sha1').update(lua).digest('hex');
+  }
+
+  async run(client: Redis, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+    if (keys.length !== this.numberOfKeys) {
+      throw new Error(`script expects ${this.numberOfKeys} keys, got ${keys.length}`);
+    }
+    try {
+      return await client.evalsha(this.sha, this.numberOfKeys, ...keys, ...args);
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+      return await client.eval(this.lua, this.numberOfKeys, ...keys, ...args);
+    }
+  }
+}

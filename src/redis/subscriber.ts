@@ -1,0 +1,155 @@
+import type { Redis } from 'ioredis';
+import { diagnostics } from '../diagnostics';
+import { setSocketRef } from './socket-ref';
+
+/** What a channel's listener is told. */
+export interface ChannelListener {
+  /** A message on the channel: a keyspace event name such as `del` or `expired`. */
+  message(event: string): void;
+  /** The connection came back and the channel is subscribed again: events may have been missed. */
+  resubscribed(): void;
+}
+
+export interface Listening {
+  /** Resolves true once Redis confirmed the subscription, false if it could not be made. */
+  readonly ready: Promise<boolean>;
+  close(): void;
+}
+
+interface Channel {
+  readonly listeners: Set<ChannelListener>;
+  ready: Promise<boolean>;
+  linger: NodeJS.Timeout | undefined;
+}
+
+/** How long a channel nobody listens to stays subscribed, so that lock ping-pong does not churn SUBSCRIBE. */
+export const CHANNEL_LINGER_MS = 500;
+
+/**
+ * The one subscriber connection of a Redis server in this process. It
+ * multiplexes every lock's channel with plain SUBSCRIBE (never PSUBSCRIBE),
+ * counting listeners per channel, and resubscribes by itself after a
+ * reconnect so that it can tell each listener when that is done.
+ */
+export class Subscriber {
+  private client: Redis | undefined;
+  private readonly channels = new Map<string, Channel>();
+  private connectedBefore = false;
+
+  constructor(
+    private readonly connect: () => Redis,
+    private readonly onReconnect: () => void,
+  ) {}
+
+  get channelCount(): number {
+    return this.channels.size;
+  }
+
+  listen(name: string, listener: ChannelListener): Listening {
+    const client = this.ensureClient();
+    let channel = this.channels.get(name);
+    if (channel === undefined) {
+      channel = { listeners: new Set(), ready: subscribe(client, [name]), linger: undefined };
+      this.channels.set(name, channel);
+      diagnostics.channels += 1;
+    } else if (channel.linger !== undefined) {
+      clearTimeout(channel.linger);
+      channel.linger = undefined;
+    }
+    channel.listeners.add(listener);
+    const entry = channel;
+    let closed = false;
+    return {
+      ready: entry.ready,
+      close: () => {
+        if (closed) return;
+        closed = true;
+        entry.listeners.delete(listener);
+        if (entry.listeners.size === 0) this.scheduleUnsubscribe(name, entry);
+      },
+    };
+  }
+
+  /** Disconnects now, dropping every channel (used when the connection is closed). */
+  close(): void {
+    for (const channel of this.channels.values()) clearTimeout(channel.linger);
+    diagnostics.channels -= this.channels.size;
+    this.channels.clear();
+    this.dropClient();
+  }
+
+  private scheduleUnsubscribe(name: string, channel: Channel): void {
+    const idle = [...this.channels.values()].every((c) => c.listeners.size === 0);
+    if (idle && this.client !== undefined) setSocketRef(this.client, false);
+    channel.linger = setTimeout(() => {
+      if (this.channels.get(name) !== channel || channel.listeners.size > 0) return;
+      this.channels.delete(name);
+      diagnostics.channels -= 1;
+      const client = this.client;
+      if (client === undefined) return;
+      if (this.channels.size === 0) {
+        this.dropClient();
+      } else {
+        client.unsubscribe(name).catch(() => undefined);
+      }
+    }, CHANNEL_LINGER_MS);
+    channel.linger.unref();
+  }
+
+  private ensureClient(): Redis {
+    if (this.client !== undefined) {
+      setSocketRef(this.client, true);
+      return this.client;
+    }
+    const client = this.connect();
+    diagnostics.ownedClients += 1;
+    this.client = client;
+    this.connectedBefore = false;
+    client.on('error', () => {
+      // Reconnects are ioredis' job; listeners learn through resubscribed().
+    });
+    client.on('message', (channel: string, message: string) => {
+      for (const listener of this.channels.get(channel)?.listeners ?? []) listener.message(message);
+    });
+    client.on('ready', () => {
+      if (this.client !== client) return;
+      if (!this.connectedBefore) {
+        this.connectedBefore = true;
+        return;
+      }
+      this.resubscribeAll(client);
+    });
+    return client;
+  }
+
+  private dropClient(): void {
+    if (this.client === undefined) return;
+    this.client.disconnect();
+    this.client = undefined;
+    diagnostics.ownedClients -= 1;
+  }
+
+  private resubscribeAll(client: Redis): void {
+    this.onReconnect();
+    const names = [...this.channels.keys()];
+    if (names.length === 0) return;
+    const ready = subscribe(client, names);
+    for (const name of names) {
+      const channel = this.channels.get(name);
+      if (channel !== undefined) channel.ready = ready;
+    }
+    void ready.then(() => {
+      if (this.client !== client) return;
+      for (const name of names) {
+        for (const listener of this.channels.get(name)?.listeners ?? []) listener.resubscribed();
+      }
+    });
+  }
+}
+
+function subscribe(client: Redis, names: string[]): Promise<boolean> {
+  return client.subscribe(...names).then(
+    () => true,
+    () => false,
+  );
+}
