@@ -1,7 +1,9 @@
 export { lock$ } from './core/lock';
 export type { Lease } from './core/lease';
-export type { LockMode, LockOptions, RedisSource } from './core/options';
+export type { HoldMode, LockMode, LockOptions, RedisSource } from './core/options';
 export { RedisLock } from './facade/redis-lock';
 export { RedisRLock } from './facade/redis-rlock';
+export { RedisReadLock } from './facade/redis-read-lock';
+export { RedisWriteLock } from './facade/redis-write-lock';
 export type { AcquireOptions, RedisLockOptions, ReleaseOptions } from './facade/facade-options';
 export { LockError, LockLostError, LockTimeoutError, NotOwnerError, type LockLostReason } from './errors';

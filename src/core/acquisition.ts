@@ -4,7 +4,7 @@ import { LockError, LockLostError, LockTimeoutError, type LockLostReason } from 
 import type { Connection } from '../redis/connection';
 import { openConnection } from '../redis/connection';
 import { lockKeys, type LockKeys } from '../redis/keys';
-import type { ReleaseReply } from '../redis/lock-scripts';
+import type { ReleaseReply, ScriptMode } from '../redis/lock-scripts';
 import type { Lease } from './lease';
 import type { LockSettings } from './options';
 import { existingWaitQueue, waitQueue, type AttemptOutcome, type QueuedWaiter, type WaitQueue } from './wait-queue';
@@ -26,7 +26,11 @@ export function releaseLease(lease: Lease): Promise<ReleaseReply> {
  * keeps its hold alive and releases it.
  */
 export class Acquisition implements QueuedWaiter {
+  readonly shared: boolean;
+  private readonly scriptMode: ScriptMode;
   private phase: 'waiting' | 'held' | 'closed' = 'waiting';
+  /** A writer that left its mark for readers to queue behind (see acquire-2.lua). */
+  private queued = false;
   private readonly token = randomBytes(16).toString('hex');
   private connection: Connection | undefined;
   private keys: LockKeys | undefined;
@@ -45,7 +49,10 @@ export class Acquisition implements QueuedWaiter {
   constructor(
     private readonly settings: LockSettings,
     private readonly observer: Observer<Lease>,
-  ) {}
+  ) {
+    this.shared = settings.mode === 'read';
+    this.scriptMode = this.shared ? 'r' : 'w';
+  }
 
   start(): void {
     const { signal, timeout, name, prefix, redis } = this.settings;
@@ -72,6 +79,7 @@ export class Acquisition implements QueuedWaiter {
     this.settings.signal?.removeEventListener('abort', this.onAbort);
     this.queue?.leave(this);
     this.queue = undefined;
+    if (this.queued && !wasHeld) this.withdraw();
     if (wasHeld) {
       this.controller?.abort(new LockError(`lock '${this.settings.name}' was released`, this.settings.name));
       this.release().catch(() => undefined);
@@ -84,7 +92,9 @@ export class Acquisition implements QueuedWaiter {
     if (this.releasing === undefined) {
       this.stopHolding();
       const { connection, keys } = this.ready();
-      this.releasing = this.command(() => connection.scripts.release(keys, this.token, connection.publishChannel(keys)));
+      this.releasing = this.command(() =>
+        connection.scripts.release(keys, this.token, this.scriptMode, connection.wakeChannel(keys)),
+      );
     }
     return this.releasing;
   }
@@ -96,7 +106,7 @@ export class Acquisition implements QueuedWaiter {
     const sentAt = performance.now();
     let reply;
     try {
-      reply = await this.command(() => connection.scripts.acquire(keys, this.token, ttl > 0 ? ttl : lease));
+      reply = await this.command(() => connection.scripts.acquire(keys, this.token, this.scriptMode, ttl > 0 ? ttl : lease));
     } catch (error) {
       this.fail(error);
       return GONE;
@@ -104,10 +114,14 @@ export class Acquisition implements QueuedWaiter {
     if (this.phase !== 'waiting') {
       // Torn down while the command was in flight: do not leak what it took.
       if (reply.acquired) this.release().catch(() => undefined);
+      else if (reply.queued) this.withdraw();
       this.settle();
       return GONE;
     }
-    if (!reply.acquired) return { kind: 'blocked', waitMs: reply.waitMs };
+    if (!reply.acquired) {
+      this.queued ||= reply.queued;
+      return { kind: 'blocked', waitMs: reply.waitMs };
+    }
     this.hold(reply.fence, sentAt);
     return ACQUIRED;
   }
@@ -125,7 +139,8 @@ export class Acquisition implements QueuedWaiter {
   }
 
   private hold(fence: number, sentAt: number): void {
-    const { name, prefix, ttl, lease: leaseMs } = this.settings;
+    const { name, prefix, ttl, lease: leaseMs, mode } = this.settings;
+    this.queued = false;
     clearTimeout(this.timeoutTimer);
     this.queue?.leave(this);
     this.queue = undefined;
@@ -134,7 +149,7 @@ export class Acquisition implements QueuedWaiter {
     const lease: Lease = Object.freeze({
       name,
       prefix,
-      mode: 'write',
+      mode,
       token: this.token,
       fence,
       signal: this.controller.signal,
@@ -175,7 +190,7 @@ export class Acquisition implements QueuedWaiter {
     const sentAt = performance.now();
     let left: number;
     try {
-      left = await this.command(() => connection.scripts.renew(keys, this.token, ttl > 0 ? 0 : lease));
+      left = await this.command(() => connection.scripts.renew(keys, this.token, this.scriptMode, ttl > 0 ? 0 : lease));
     } catch {
       // Keep trying until the expiry timer says the hold can no longer be vouched for.
       if (this.phase === 'held' && this.releasing === undefined) this.scheduleRenewal(Math.max(10, Math.floor(lease / 10)));
@@ -209,6 +224,15 @@ export class Acquisition implements QueuedWaiter {
   private readonly onAbort = (): void => {
     this.fail(this.settings.signal?.reason);
   };
+
+  /** A writer that stops waiting takes back its mark, so that readers queued behind it go ahead. */
+  private withdraw(): void {
+    this.queued = false;
+    const { connection, keys } = this.ready();
+    this.command(() => connection.scripts.withdraw(keys, this.token, connection.wakeChannel(keys))).catch(
+      () => undefined, // the mark expires by itself
+    );
+  }
 
   private stopHolding(): void {
     clearTimeout(this.renewTimer);

@@ -1,10 +1,11 @@
-import type { LockMode } from './options';
+import type { HoldMode } from './options';
 
 /** A held lock, as `lock$` emits it. */
 export interface Lease {
   readonly name: string;
   readonly prefix: string;
-  readonly mode: LockMode;
+  /** `write` for exclusive and write holds, `read` for shared ones. */
+  readonly mode: HoldMode;
   /** The owner token: 128 random bits, hex. */
   readonly token: string;
   /**

@@ -18,7 +18,7 @@ export function inspectLock(address: LockAddress, token = ''): Promise<InspectRe
 /** Frees the lock whoever holds it; true when it was held. */
 export function forceReleaseLock(address: LockAddress): Promise<boolean> {
   return withConnection(address, (connection, keys) =>
-    connection.scripts.forceRelease(keys, connection.publishChannel(keys)),
+    connection.scripts.forceRelease(keys, connection.wakeChannel(keys)),
   );
 }
 

@@ -1,7 +1,13 @@
 import type { Redis } from 'ioredis';
 
-/** Exclusive is the default; it is the same lock as `write`. */
-export type LockMode = 'exclusive' | 'write';
+/**
+ * `exclusive` (the default) and `write` are the same lock: one holder.
+ * `read` shares the lock with other readers and excludes writers.
+ */
+export type LockMode = 'exclusive' | 'write' | 'read';
+
+/** How a hold is taken: `exclusive` is recorded as `write`. */
+export type HoldMode = 'write' | 'read';
 
 /** An ioredis client (yadl never closes it) or a `redis://` / `rediss://` URL. */
 export type RedisSource = Redis | string;
@@ -23,7 +29,7 @@ export interface LockOptions {
   timeout?: number;
   /** Aborting it abandons the wait, or releases the hold, and errors with `signal.reason`. */
   signal?: AbortSignal;
-  /** `exclusive` (default) or `write`, which are the same lock. */
+  /** `exclusive` (default) or `write`, which are the same lock, or `read`. */
   mode?: LockMode;
 }
 
@@ -48,7 +54,7 @@ export interface LockSettings {
   /** -1: forever. */
   readonly timeout: number;
   readonly signal: AbortSignal | undefined;
-  readonly mode: 'write';
+  readonly mode: HoldMode;
 }
 
 const LOCK_OPTION_NAMES = ['redis', 'prefix', 'ttl', 'lease', 'timeout', 'signal', 'mode'] as const;
@@ -153,9 +159,10 @@ export function checkSignal(signal: unknown): AbortSignal | undefined {
   throw new TypeError(`signal must be an AbortSignal, got ${describe(signal)}`);
 }
 
-function checkMode(mode: unknown): 'write' {
+function checkMode(mode: unknown): HoldMode {
   if (mode === undefined || mode === 'exclusive' || mode === 'write') return 'write';
-  throw new TypeError(`mode must be 'exclusive' or 'write', got ${describe(mode)}`);
+  if (mode === 'read') return 'read';
+  throw new TypeError(`mode must be 'exclusive', 'write' or 'read', got ${describe(mode)}`);
 }
 
 function checkInteger(value: unknown, what: string): number {

@@ -8,6 +8,8 @@ export type AttemptOutcome =
   | { readonly kind: 'gone' };
 
 export interface QueuedWaiter {
+  /** A reader: when it acquires, the next waiter may acquire too, so the queue goes on. */
+  readonly shared: boolean;
   /** One acquisition attempt; the waiter leaves the queue itself when it acquires or gives up. */
   attempt(): Promise<AttemptOutcome>;
 }
@@ -107,10 +109,10 @@ export class WaitQueue {
         if (outcome.kind === 'blocked') {
           this.armDeadline(outcome.waitMs);
           if (!this.dirty) return;
-        } else if (outcome.kind === 'acquired' && !this.dirty) {
+        } else if (outcome.kind === 'acquired' && !this.dirty && !head.shared) {
           return;
         }
-        // 'gone': the turn passes to the next waiter.
+        // 'gone', or a reader got in: the turn passes to the next waiter.
       }
     } finally {
       this.running = false;

@@ -3,7 +3,7 @@ import { releaseLease } from '../core/acquisition';
 import type { Lease } from '../core/lease';
 import { lock$ } from '../core/lock';
 import { forceReleaseLock, inspectLock } from '../core/lock-state';
-import { checkName } from '../core/options';
+import { checkName, type HoldMode } from '../core/options';
 import { LockLostError, LockTimeoutError, NotOwnerError } from '../errors';
 import {
   resolveAcquireOptions,
@@ -41,6 +41,9 @@ export abstract class FacadeLock {
   /** Whether a second acquire by the holding instance succeeds at once (RLock) or waits (Lock). */
   protected abstract readonly reentrant: boolean;
 
+  /** Read locks share the name with other readers; all others take it exclusively. */
+  protected readonly mode: HoldMode = 'write';
+
   /** The fencing token of this instance's current hold. */
   get fence(): number | undefined {
     return this.hold?.lease.fence;
@@ -77,12 +80,13 @@ export abstract class FacadeLock {
   /**
    * Releases this instance's hold. Rejects with NotOwnerError when it holds
    * nothing (or its hold was lost meanwhile). `force: true` frees the lock
-   * whoever holds it, and does not mind a free lock.
+   * whoever holds it, readers included, and does not mind a free lock;
+   * a read lock never evicts others, so for it `force` is a plain release.
    */
   async release(options?: ReleaseOptions): Promise<void> {
     const { force } = resolveReleaseOptions(options);
     const hold = this.hold;
-    if (force) {
+    if (force && this.mode === 'write') {
       this.drop();
       await forceReleaseLock(this.address());
       return;
@@ -153,7 +157,8 @@ export abstract class FacadeLock {
     const { prefix, ttl, lease, redis } = this.settings;
     return new Promise<boolean>((resolve, reject) => {
       let acquired: Hold | undefined;
-      const subscription = lock$(this.name, { prefix, ttl, lease, redis, timeout, signal }).subscribe({
+      const mode = this.mode;
+      const subscription = lock$(this.name, { prefix, ttl, lease, redis, timeout, signal, mode }).subscribe({
         next: (leaseNow) => {
           this.drop();
           acquired = { lease: leaseNow, subscription, depth: 1 };

@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import type { RedisSource } from '../core/options';
 import { enableKeyspaceEvents } from './keyspace-events';
 import type { LockKeys } from './keys';
-import { LockScripts } from './lock-scripts';
+import { LockScripts, type WakeChannel } from './lock-scripts';
 import { setSocketRef } from './socket-ref';
 import { Subscriber } from './subscriber';
 import { diagnostics } from '../diagnostics';
@@ -66,11 +66,12 @@ export class Connection {
   }
 
   /**
-   * The channel a release script must publish on: none when keyspace
-   * notifications are known to be on (Redis reports the DEL itself).
+   * Where release scripts wake waiters: they publish on the lock's keyspace
+   * channel what keyspace notifications do not report (all of it, when
+   * notifications are not known to be on).
    */
-  publishChannel(keys: LockKeys): string {
-    return this.notificationsOn ? '' : keys.channel;
+  wakeChannel(keys: LockKeys): WakeChannel {
+    return { channel: keys.channel, reportsDel: this.notificationsOn };
   }
 
   get subscriber(): Subscriber {

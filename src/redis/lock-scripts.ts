@@ -7,13 +7,21 @@ import { luaScripts } from './scripts/lua.generated';
 /** How long a name's fencing counter outlives its last hold (see README, "Fencing tokens"). */
 export const FENCE_RETENTION_MS = 10 * 60_000;
 
-export type AcquireReply = { readonly acquired: true; readonly fence: number } | { readonly acquired: false; readonly waitMs: number };
+/** 'w' takes the lock exclusively (exclusive and write locks), 'r' shares it with other readers. */
+export type ScriptMode = 'w' | 'r';
+
+export type AcquireReply =
+  | { readonly acquired: true; readonly fence: number }
+  /** `queued`: a waiting writer's mark now holds new readers back; withdraw it when giving up. */
+  | { readonly acquired: false; readonly waitMs: number; readonly queued: boolean };
 
 /** 1 released, 0 the lock was free, -1 another owner holds it. */
 export type ReleaseReply = 1 | 0 | -1;
 
 export interface InspectReply {
   readonly held: boolean;
+  readonly writer: boolean;
+  readonly readers: number;
   readonly mine: boolean;
   readonly waitMs: number;
 }
@@ -24,7 +32,14 @@ const scripts = {
   release: new LuaScript(luaScripts.release.lua, luaScripts.release.numberOfKeys),
   forceRelease: new LuaScript(luaScripts.forceRelease.lua, luaScripts.forceRelease.numberOfKeys),
   inspect: new LuaScript(luaScripts.inspect.lua, luaScripts.inspect.numberOfKeys),
+  withdraw: new LuaScript(luaScripts.withdraw.lua, luaScripts.withdraw.numberOfKeys),
 };
+
+/** Where release scripts publish their wake-ups, and whether keyspace notifications already report a DEL. */
+export interface WakeChannel {
+  readonly channel: string;
+  readonly reportsDel: boolean;
+}
 
 /**
  * The lock's state changes, each one atomic Lua script, with their replies
@@ -34,40 +49,47 @@ const scripts = {
 export class LockScripts {
   constructor(private readonly client: Redis) {}
 
-  async acquire(keys: LockKeys, token: string, holdMs: number): Promise<AcquireReply> {
-    const reply = await this.call('acquire', keys, [keys.state, keys.fence], [token, holdMs, FENCE_RETENTION_MS]);
-    if (Array.isArray(reply) && reply.length === 2 && typeof reply[1] === 'number') {
+  async acquire(keys: LockKeys, token: string, mode: ScriptMode, holdMs: number): Promise<AcquireReply> {
+    const reply = await this.call('acquire', keys, [keys.state, keys.fence], [token, mode, holdMs, FENCE_RETENTION_MS]);
+    if (Array.isArray(reply) && reply.length === 3 && typeof reply[1] === 'number') {
       if (reply[0] === 1) return { acquired: true, fence: reply[1] };
-      if (reply[0] === 0) return { acquired: false, waitMs: Math.max(1, reply[1]) };
+      if (reply[0] === 0) return { acquired: false, waitMs: Math.max(1, reply[1]), queued: reply[2] === 1 };
     }
     throw unexpected(keys, 'acquire', reply);
   }
 
   /** Extends the hold to `holdMs` from now (0: only checks); ms left, or 0 when the hold is gone. */
-  async renew(keys: LockKeys, token: string, holdMs: number): Promise<number> {
-    const reply = await this.call('renew', keys, [keys.state, keys.fence], [token, holdMs, FENCE_RETENTION_MS]);
+  async renew(keys: LockKeys, token: string, mode: ScriptMode, holdMs: number): Promise<number> {
+    const reply = await this.call('renew', keys, [keys.state, keys.fence], [token, mode, holdMs, FENCE_RETENTION_MS]);
     if (typeof reply === 'number' && reply >= 0) return reply;
     throw unexpected(keys, 'renew', reply);
   }
 
-  async release(keys: LockKeys, token: string, publishOn: string): Promise<ReleaseReply> {
-    const reply = await this.call('release', keys, [keys.state], [token, publishOn]);
+  async release(keys: LockKeys, token: string, mode: ScriptMode, wake: WakeChannel): Promise<ReleaseReply> {
+    const reply = await this.call('release', keys, [keys.state], [token, mode, wake.channel, flag(wake)]);
     if (reply === 1 || reply === 0 || reply === -1) return reply;
     throw unexpected(keys, 'release', reply);
   }
 
-  /** true when the lock was held. */
-  async forceRelease(keys: LockKeys, publishOn: string): Promise<boolean> {
-    const reply = await this.call('forceRelease', keys, [keys.state], [publishOn]);
+  /** Frees the lock from every holder; true when it was held. */
+  async forceRelease(keys: LockKeys, wake: WakeChannel): Promise<boolean> {
+    const reply = await this.call('forceRelease', keys, [keys.state], [wake.channel, flag(wake)]);
     if (reply === 1 || reply === 0) return reply === 1;
     throw unexpected(keys, 'forceRelease', reply);
   }
 
+  /** Removes a waiting writer's mark; true when there was one. */
+  async withdraw(keys: LockKeys, token: string, wake: WakeChannel): Promise<boolean> {
+    const reply = await this.call('withdraw', keys, [keys.state], [token, wake.channel, flag(wake)]);
+    if (reply === 1 || reply === 0) return reply === 1;
+    throw unexpected(keys, 'withdraw', reply);
+  }
+
   async inspect(keys: LockKeys, token: string): Promise<InspectReply> {
     const reply = await this.call('inspect', keys, [keys.state], [token]);
-    if (Array.isArray(reply) && reply.length === 3 && reply.every((n) => typeof n === 'number')) {
-      const [held, mine, waitMs] = reply as [number, number, number];
-      return { held: held === 1, mine: mine === 1, waitMs };
+    if (Array.isArray(reply) && reply.length === 4 && reply.every((n) => typeof n === 'number')) {
+      const [writer, readers, mine, waitMs] = reply as [number, number, number, number];
+      return { held: writer === 1 || readers > 0, writer: writer === 1, readers, mine: mine === 1, waitMs };
     }
     throw unexpected(keys, 'inspect', reply);
   }
@@ -91,6 +113,10 @@ export class LockScripts {
       throw error;
     }
   }
+}
+
+function flag(wake: WakeChannel): string {
+  return wake.reportsDel ? '1' : '0';
 }
 
 function unexpected(keys: LockKeys, script: string, reply: unknown): LockError {

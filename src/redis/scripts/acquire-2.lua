@@ -1,32 +1,47 @@
 --[[
-  Takes the lock for an owner token, with a fencing token issued atomically.
+  Takes the lock for an owner token, exclusively ('w') or shared ('r'), with
+  a fencing token issued atomically.
 
   Input:
-    KEYS[1] state: hash { w = owner token, wf = its fence, wx = its expiry (server ms) }
+    KEYS[1] state: hash {
+              w = writer token, wf = its fence, wx = its expiry (server ms),
+              r:<token> = '<expiry>:<fence>' per reader,
+              q:<token> = <expiry> per writer waiting for readers to leave }
     KEYS[2] fence: the name's fencing counter (a string holding an integer)
     ARGV[1] owner token
-    ARGV[2] hold, ms: the fixed ttl or the lease to renew
-    ARGV[3] fence retention, ms: how long the counter outlives the hold
+    ARGV[2] mode: 'w' (exclusive, write) or 'r' (read)
+    ARGV[3] hold, ms: the fixed ttl or the lease to renew
+    ARGV[4] fence retention, ms: how long the counter outlives the hold
 
   Output:
-    {1, fence}   acquired; the same reply again for the same token (ioredis
-                 may resend a command whose reply was lost), so it is idempotent
-    {0, waitMs}  held by another owner until waitMs from now
+    {1, fence, 0}      acquired; the same reply again for the same token
+                       (ioredis may resend a command whose reply was lost)
+    {0, waitMs, queued} blocked until about waitMs from now, when the blocking
+                       hold expires; queued = 1 when a writer left its mark so
+                       that new readers queue behind it (writer preference)
 ]]
 --- @include "clock"
+--- @include "holders"
 local state, fenceKey = KEYS[1], KEYS[2]
-local token, hold, retention = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local token, mode, hold, retention = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 
-local holder = redis.call('HMGET', state, 'w', 'wf', 'wx')
-if holder[1] then
-  local expiry = tonumber(holder[3])
-  if expiry == nil then
-    return redis.error_reply('YADLSTATE lock state at ' .. state .. ' has no expiry; it was not written by yadl')
-  end
-  if expiry > nowMs then
-    if holder[1] == token then return {1, tonumber(holder[2])} end
-    return {0, expiry - nowMs}
-  end
+local h = readHolders(state, nowMs, true)
+if h.writer then
+  if h.writer == token then return {1, tonumber(h.writerFence), 0} end
+  return {0, h.writerExpiry - nowMs, 0}
+end
+
+if mode == 'r' then
+  local own = redis.call('HGET', state, 'r:' .. token)
+  if own then return {1, tonumber(string.match(own, ':(%d+)$')), 0} end
+  if h.queued > 0 then return {0, h.queuedExpiry - nowMs, 0} end
+elseif h.readers > 0 then
+  -- Mark the wait until just past the next retry, which the waiter makes at
+  -- the earliest reader expiry at the latest.
+  local wait = h.readerExpiry - nowMs
+  redis.call('HSET', state, 'q:' .. token, nowMs + wait + hold)
+  keepAlive(state, wait + hold)
+  return {0, wait, 1}
 end
 
 -- Fences: one more than the last, and never behind the server clock in
@@ -37,6 +52,11 @@ if fence < nowUs then fence = nowUs end
 local fenceText = string.format('%.0f', fence)
 redis.call('SET', fenceKey, fenceText, 'PX', hold + retention)
 
-redis.call('HSET', state, 'w', token, 'wf', fenceText, 'wx', nowMs + hold)
-redis.call('PEXPIRE', state, hold)
-return {1, fence}
+if mode == 'r' then
+  redis.call('HSET', state, 'r:' .. token, string.format('%.0f', nowMs + hold) .. ':' .. fenceText)
+else
+  redis.call('HSET', state, 'w', token, 'wf', fenceText, 'wx', nowMs + hold)
+  redis.call('HDEL', state, 'q:' .. token)
+end
+keepAlive(state, hold)
+return {1, fence, 0}

@@ -1,15 +1,17 @@
 --[[
-  Frees the lock whoever holds it (PyYADL's release(force=True)).
+  Frees the lock from every holder, readers included (PyYADL's
+  release(force=True) of a write lock).
 
   Input:
     KEYS[1] state hash (see acquire-2.lua)
-    ARGV[1] keyspace channel of the state to publish the release on, or ''
+    ARGV[1] keyspace channel of the state, to publish wake-ups on
+    ARGV[2] '1' when keyspace notifications are known to report a DEL
 
   Output:
     1 when the lock existed, 0 when it was already free
 ]]
 --- @include "notify"
-local state, channel = KEYS[1], ARGV[1]
+local state, channel, reportsDel = KEYS[1], ARGV[1], ARGV[2]
 local existed = redis.call('DEL', state)
-if existed == 1 then notify(channel, 'del') end
+if existed == 1 then notify(channel, reportsDel, 'del') end
 return existed

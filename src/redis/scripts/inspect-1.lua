@@ -6,11 +6,18 @@
     ARGV[1] owner token to compare with ('' for none)
 
   Output:
-    {held, mine, waitMs}: held 1 when a live hold exists; mine 1 when it is
-    ARGV[1]'s; waitMs until it expires (0 when free)
+    {writer, readers, mine, waitMs}: writer 1 when a live writer holds it;
+    readers, the number of live readers; mine 1 when ARGV[1] is one of the
+    holders; waitMs until the earliest blocking hold expires (0 when free)
 ]]
 --- @include "clock"
-local holder = redis.call('HMGET', KEYS[1], 'w', 'wx')
-local expiry = tonumber(holder[2])
-if not holder[1] or not expiry or expiry <= nowMs then return {0, 0, 0} end
-return {1, holder[1] == ARGV[1] and 1 or 0, expiry - nowMs}
+--- @include "holders"
+local state, token = KEYS[1], ARGV[1]
+local h = readHolders(state, nowMs, false)
+if h.writer then
+  return {1, 0, h.writer == token and 1 or 0, h.writerExpiry - nowMs}
+end
+if h.readers == 0 then return {0, 0, 0, 0} end
+local own = token ~= '' and redis.call('HGET', state, 'r:' .. token)
+local mine = own and tonumber(string.match(own, '^(%d+)')) > nowMs and 1 or 0
+return {0, h.readers, mine, h.readerExpiry - nowMs}

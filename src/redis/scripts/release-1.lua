@@ -4,8 +4,9 @@
   Input:
     KEYS[1] state hash (see acquire-2.lua)
     ARGV[1] owner token
-    ARGV[2] keyspace channel of the state to publish the release on, or ''
-            when keyspace notifications are known to report it
+    ARGV[2] mode: 'w' or 'r'
+    ARGV[3] keyspace channel of the state, to publish wake-ups on
+    ARGV[4] '1' when keyspace notifications are known to report a DEL
 
   Output:
     1   released
@@ -13,20 +14,37 @@
     -1  another owner holds it: nothing changed
 ]]
 --- @include "clock"
+--- @include "holders"
 --- @include "notify"
 local state = KEYS[1]
-local token, channel = ARGV[1], ARGV[2]
+local token, mode, channel, reportsDel = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 
-local holder = redis.call('HMGET', state, 'w', 'wx')
-local live = holder[1] and tonumber(holder[2]) and tonumber(holder[2]) > nowMs
-if not live then return 0 end
-if holder[1] ~= token then return -1 end
-
-if redis.call('HLEN', state) <= 3 then
-  redis.call('DEL', state)
-  notify(channel, 'del')
+local released = false
+if mode == 'r' then
+  local own = redis.call('HGET', state, 'r:' .. token)
+  if own and tonumber(string.match(own, '^(%d+)')) > nowMs then
+    redis.call('HDEL', state, 'r:' .. token)
+    released = true
+  end
 else
-  redis.call('HDEL', state, 'w', 'wf', 'wx')
-  notify(channel, 'hdel')
+  local holder = redis.call('HMGET', state, 'w', 'wx')
+  if holder[1] == token and tonumber(holder[2]) > nowMs then
+    redis.call('HDEL', state, 'w', 'wf', 'wx')
+    released = true
+  end
+end
+
+if not released then
+  local h = readHolders(state, nowMs, false)
+  if h.writer or h.readers > 0 then return -1 end
+  return 0
+end
+
+if redis.call('EXISTS', state) == 0 then
+  notify(channel, reportsDel, 'del')
+elseif mode == 'w' or readHolders(state, nowMs, true).readers == 0 then
+  -- The hash lives on (waiting writers' marks, other readers' expired
+  -- fields): no DEL for keyspace notifications to report.
+  notify(channel, reportsDel, 'hdel')
 end
 return 1

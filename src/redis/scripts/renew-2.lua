@@ -5,24 +5,37 @@
     KEYS[1] state hash (see acquire-2.lua)
     KEYS[2] fence counter
     ARGV[1] owner token
-    ARGV[2] hold, ms: the new lease from now; 0 only checks (a fixed ttl)
-    ARGV[3] fence retention, ms
+    ARGV[2] mode: 'w' or 'r'
+    ARGV[3] hold, ms: the new lease from now; 0 only checks (a fixed ttl)
+    ARGV[4] fence retention, ms
 
   Output:
     ms left of the hold (> 0), or 0 when this token no longer holds the lock
 ]]
 --- @include "clock"
+--- @include "holders"
 local state, fenceKey = KEYS[1], KEYS[2]
-local token, hold, retention = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local token, mode, hold, retention = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 
-local holder = redis.call('HMGET', state, 'w', 'wx')
-if holder[1] ~= token then return 0 end
-local expiry = tonumber(holder[2])
+local expiry, fenceText
+if mode == 'r' then
+  local own = redis.call('HGET', state, 'r:' .. token)
+  if not own then return 0 end
+  expiry, fenceText = string.match(own, '^(%d+):(%d+)$')
+  expiry = tonumber(expiry)
+else
+  local holder = redis.call('HMGET', state, 'w', 'wx')
+  if holder[1] ~= token then return 0 end
+  expiry = tonumber(holder[2])
+end
 if expiry == nil or expiry <= nowMs then return 0 end
 if hold == 0 then return expiry - nowMs end
 
-redis.call('HSET', state, 'wx', nowMs + hold)
--- The key lives as long as its longest hold.
-if redis.call('PTTL', state) < hold then redis.call('PEXPIRE', state, hold) end
+if mode == 'r' then
+  redis.call('HSET', state, 'r:' .. token, string.format('%.0f', nowMs + hold) .. ':' .. fenceText)
+else
+  redis.call('HSET', state, 'wx', nowMs + hold)
+end
+keepAlive(state, hold)
 redis.call('PEXPIRE', fenceKey, hold + retention)
 return hold

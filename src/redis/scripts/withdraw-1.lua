@@ -1,0 +1,22 @@
+--[[
+  Removes the mark a waiting writer left (see acquire-2.lua) when it stops
+  waiting, so that the readers queued behind it go ahead at once.
+
+  Input:
+    KEYS[1] state hash
+    ARGV[1] owner token of the writer
+    ARGV[2] keyspace channel of the state, to publish wake-ups on
+    ARGV[3] '1' when keyspace notifications are known to report a DEL
+
+  Output:
+    1 when a mark was removed, 0 when there was none
+]]
+--- @include "notify"
+local state, token, channel, reportsDel = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
+if redis.call('HDEL', state, 'q:' .. token) == 0 then return 0 end
+if redis.call('EXISTS', state) == 0 then
+  notify(channel, reportsDel, 'del')
+else
+  notify(channel, reportsDel, 'hdel')
+end
+return 1
