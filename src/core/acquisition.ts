@@ -31,6 +31,7 @@ export class Acquisition implements QueuedWaiter {
   private phase: 'waiting' | 'held' | 'closed' = 'waiting';
   /** A writer that left its mark for readers to queue behind (see acquire-2.lua). */
   private queued = false;
+  private withdrawing: Promise<unknown> | undefined;
   private readonly token = randomBytes(16).toString('hex');
   private connection: Connection | undefined;
   private keys: LockKeys | undefined;
@@ -106,7 +107,9 @@ export class Acquisition implements QueuedWaiter {
     const sentAt = performance.now();
     let reply;
     try {
-      reply = await this.command(() => connection.scripts.acquire(keys, this.token, this.scriptMode, ttl > 0 ? ttl : lease));
+      const hold = ttl > 0 ? ttl : lease;
+      const waits = this.settings.timeout !== 0;
+      reply = await this.command(() => connection.scripts.acquire(keys, this.token, this.scriptMode, hold, waits));
     } catch (error) {
       this.fail(error);
       return GONE;
@@ -215,10 +218,12 @@ export class Acquisition implements QueuedWaiter {
     this.fail(error);
   }
 
+  /** Closes, then errors; a writer's mark is gone by the time its error arrives. */
   private fail(error: unknown): void {
     if (this.phase === 'closed') return;
     this.close();
-    this.observer.error(error);
+    if (this.withdrawing === undefined) this.observer.error(error);
+    else void this.withdrawing.then(() => this.observer.error(error));
   }
 
   private readonly onAbort = (): void => {
@@ -229,7 +234,7 @@ export class Acquisition implements QueuedWaiter {
   private withdraw(): void {
     this.queued = false;
     const { connection, keys } = this.ready();
-    this.command(() => connection.scripts.withdraw(keys, this.token, connection.wakeChannel(keys))).catch(
+    this.withdrawing = this.command(() => connection.scripts.withdraw(keys, this.token, connection.wakeChannel(keys))).catch(
       () => undefined, // the mark expires by itself
     );
   }

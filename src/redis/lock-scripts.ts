@@ -49,8 +49,10 @@ export interface WakeChannel {
 export class LockScripts {
   constructor(private readonly client: Redis) {}
 
-  async acquire(keys: LockKeys, token: string, mode: ScriptMode, holdMs: number): Promise<AcquireReply> {
-    const reply = await this.call('acquire', keys, [keys.state, keys.fence], [token, mode, holdMs, FENCE_RETENTION_MS]);
+  /** `waits`: the caller will wait if blocked (a writer then queues readers behind it). */
+  async acquire(keys: LockKeys, token: string, mode: ScriptMode, holdMs: number, waits: boolean): Promise<AcquireReply> {
+    const args = [token, mode, holdMs, FENCE_RETENTION_MS, waits ? '1' : '0'];
+    const reply = await this.call('acquire', keys, [keys.state, keys.fence], args);
     if (Array.isArray(reply) && reply.length === 3 && typeof reply[1] === 'number') {
       if (reply[0] === 1) return { acquired: true, fence: reply[1] };
       if (reply[0] === 0) return { acquired: false, waitMs: Math.max(1, reply[1]), queued: reply[2] === 1 };

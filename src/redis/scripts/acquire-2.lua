@@ -12,6 +12,8 @@
     ARGV[2] mode: 'w' (exclusive, write) or 'r' (read)
     ARGV[3] hold, ms: the fixed ttl or the lease to renew
     ARGV[4] fence retention, ms: how long the counter outlives the hold
+    ARGV[5] '1' when a writer blocked by readers will wait (and so leaves its
+            mark), '0' for a single attempt
 
   Output:
     {1, fence, 0}      acquired; the same reply again for the same token
@@ -23,7 +25,7 @@
 --- @include "clock"
 --- @include "holders"
 local state, fenceKey = KEYS[1], KEYS[2]
-local token, mode, hold, retention = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local token, mode, hold, retention, waits = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
 
 local h = readHolders(state, nowMs, true)
 if h.writer then
@@ -36,9 +38,10 @@ if mode == 'r' then
   if own then return {1, tonumber(string.match(own, ':(%d+)$')), 0} end
   if h.queued > 0 then return {0, h.queuedExpiry - nowMs, 0} end
 elseif h.readers > 0 then
+  local wait = h.readerExpiry - nowMs
+  if waits ~= '1' then return {0, wait, 0} end
   -- Mark the wait until just past the next retry, which the waiter makes at
   -- the earliest reader expiry at the latest.
-  local wait = h.readerExpiry - nowMs
   redis.call('HSET', state, 'q:' .. token, nowMs + wait + hold)
   keepAlive(state, wait + hold)
   return {0, wait, 1}
