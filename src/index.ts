@@ -6,4 +6,11 @@ export { RedisRLock } from './facade/redis-rlock';
 export { RedisReadLock } from './facade/redis-read-lock';
 export { RedisWriteLock } from './facade/redis-write-lock';
 export type { AcquireOptions, RedisLockOptions, ReleaseOptions } from './facade/facade-options';
-export { LockError, LockLostError, LockTimeoutError, NotOwnerError, type LockLostReason } from './errors';
+export {
+  LockError,
+  LockLostError,
+  LockTimeoutError,
+  NotOwnerError,
+  RedisUnavailableError,
+  type LockLostReason,
+} from './errors';

@@ -1,24 +1,31 @@
 import { randomBytes } from 'node:crypto';
 import type { Subscriber as Observer } from 'rxjs';
-import { LockError, LockLostError, LockTimeoutError, type LockLostReason } from '../errors';
+import { LockError, LockLostError, LockTimeoutError, RedisUnavailableError, type LockLostReason } from '../errors';
 import type { Connection } from '../redis/connection';
 import { openConnection } from '../redis/connection';
 import { lockKeys, type LockKeys } from '../redis/keys';
-import type { ReleaseReply, ScriptMode } from '../redis/lock-scripts';
+import { isConnectionProblem, withDeadline } from '../redis/deadline';
+import type { AcquireReply, ReleaseReply, ScriptMode } from '../redis/lock-scripts';
 import type { Lease } from './lease';
 import type { LockSettings } from './options';
 import { existingWaitQueue, waitQueue, type AttemptOutcome, type QueuedWaiter, type WaitQueue } from './wait-queue';
 
 const GONE: AttemptOutcome = { kind: 'gone' };
 const ACQUIRED: AttemptOutcome = { kind: 'acquired' };
+/** After an attempt Redis did not answer, the next one comes this soon (until redisTimeout has passed). */
+const RETRY_AFTER_TROUBLE_MS = 100;
+const ignore = (): void => undefined;
 
 const acquisitions = new WeakMap<Lease, Acquisition>();
 
-/** Releases a lease now and tells what Redis answered; the subscription stays to be closed by its owner. */
+/**
+ * Releases a lease now and tells what Redis answered (RedisUnavailableError
+ * after redisTimeout); the subscription stays to be closed by its owner.
+ */
 export function releaseLease(lease: Lease): Promise<ReleaseReply> {
   const acquisition = acquisitions.get(lease);
   if (acquisition === undefined) throw new TypeError('not a lease issued by yadl');
-  return acquisition.release();
+  return acquisition.releaseWithin();
 }
 
 /**
@@ -32,6 +39,12 @@ export class Acquisition implements QueuedWaiter {
   /** A writer that left its mark for readers to queue behind (see acquire-2.lua). */
   private queued = false;
   private withdrawing: Promise<unknown> | undefined;
+  /** An attempt went unanswered, so this token may hold the lock without knowing: release it on close. */
+  private uncertain = false;
+  /** performance.now() of the first unanswered attempt since the last answer. */
+  private unreachableSince: number | undefined;
+  /** performance.now() when the attempt in flight was sent. */
+  private awaitingSince: number | undefined;
   private readonly token = randomBytes(16).toString('hex');
   private connection: Connection | undefined;
   private keys: LockKeys | undefined;
@@ -66,7 +79,7 @@ export class Acquisition implements QueuedWaiter {
     this.connection = connection;
     this.keys = lockKeys(prefix, name, connection.db, connection.keyPrefix);
     signal?.addEventListener('abort', this.onAbort);
-    if (timeout > 0) this.timeoutTimer = setTimeout(() => this.fail(new LockTimeoutError(name, timeout)), timeout);
+    if (timeout > 0) this.timeoutTimer = setTimeout(() => this.timedOut(), timeout);
     void this.firstAttempt(connection, this.keys);
   }
 
@@ -81,6 +94,7 @@ export class Acquisition implements QueuedWaiter {
     this.queue?.leave(this);
     this.queue = undefined;
     if (this.queued && !wasHeld) this.withdraw();
+    if (this.uncertain && !wasHeld) this.release().catch(ignore);
     if (wasHeld) {
       this.controller?.abort(new LockError(`lock '${this.settings.name}' was released`, this.settings.name));
       this.release().catch(() => undefined);
@@ -100,20 +114,28 @@ export class Acquisition implements QueuedWaiter {
     return this.releasing;
   }
 
+  releaseWithin(): Promise<ReleaseReply> {
+    return withDeadline(this.release(), this.settings.redisTimeout, () => this.unavailable());
+  }
+
   async attempt(): Promise<AttemptOutcome> {
     if (this.phase !== 'waiting') return GONE;
     const { connection, keys } = this.ready();
-    const { ttl, lease } = this.settings;
+    const { ttl, lease, timeout, redisTimeout } = this.settings;
     const sentAt = performance.now();
-    let reply;
+    this.awaitingSince = sentAt;
+    const hold = ttl > 0 ? ttl : lease;
+    const sent = this.command(() => connection.scripts.acquire(keys, this.token, this.scriptMode, hold, timeout !== 0));
+    let reply: AcquireReply;
     try {
-      const hold = ttl > 0 ? ttl : lease;
-      const waits = this.settings.timeout !== 0;
-      reply = await this.command(() => connection.scripts.acquire(keys, this.token, this.scriptMode, hold, waits));
+      reply = await withDeadline(sent, redisTimeout, () => this.unavailable());
     } catch (error) {
-      this.fail(error);
-      return GONE;
+      return this.unanswered(error, sent, sentAt);
+    } finally {
+      this.awaitingSince = undefined;
     }
+    this.unreachableSince = undefined;
+    this.uncertain = false;
     if (this.phase !== 'waiting') {
       // Torn down while the command was in flight: do not leak what it took.
       if (reply.acquired) this.release().catch(() => undefined);
@@ -127,6 +149,44 @@ export class Acquisition implements QueuedWaiter {
     }
     this.hold(reply.fence, sentAt);
     return ACQUIRED;
+  }
+
+  /**
+   * An attempt that got no answer may still have run. It is idempotent, so
+   * retry it while redisTimeout allows; a late answer that it acquired, once
+   * this acquisition is closed, is given back.
+   */
+  private unanswered(error: unknown, sent: Promise<AcquireReply>, sentAt: number): AttemptOutcome {
+    if (!isConnectionProblem(error) && !(error instanceof RedisUnavailableError)) {
+      this.fail(error);
+      return GONE;
+    }
+    this.uncertain = true;
+    sent.then((late) => {
+      if (late.acquired && this.phase === 'closed') this.release().catch(ignore);
+    }, ignore);
+    this.unreachableSince ??= sentAt;
+    const troubledFor = performance.now() - this.unreachableSince;
+    if (this.settings.timeout === 0 || troubledFor >= this.settings.redisTimeout || !isConnectionProblem(error)) {
+      this.fail(error instanceof RedisUnavailableError ? error : this.unavailable(error));
+      return GONE;
+    }
+    return { kind: 'blocked', waitMs: RETRY_AFTER_TROUBLE_MS };
+  }
+
+  /** The wait is over: a timeout, unless Redis was the one not answering. */
+  private timedOut(): void {
+    const { name, timeout } = this.settings;
+    const now = performance.now();
+    const silent = this.awaitingSince !== undefined && now - this.awaitingSince >= Math.min(1000, timeout / 2);
+    this.fail(this.unreachableSince !== undefined || silent ? this.unavailable() : new LockTimeoutError(name, timeout));
+  }
+
+  private unavailable(cause?: unknown): RedisUnavailableError {
+    const { connection } = this.ready();
+    return new RedisUnavailableError(this.settings.name, connection.server, this.settings.redisTimeout, {
+      cause: cause ?? connection.lastError,
+    });
   }
 
   private async firstAttempt(connection: Connection, keys: LockKeys): Promise<void> {

@@ -1,4 +1,6 @@
+import { RedisUnavailableError } from '../errors';
 import { openConnection } from '../redis/connection';
+import { withDeadline } from '../redis/deadline';
 import { lockKeys } from '../redis/keys';
 import type { InspectReply } from '../redis/lock-scripts';
 import type { RedisSource } from './options';
@@ -8,6 +10,7 @@ export interface LockAddress {
   readonly name: string;
   readonly prefix: string;
   readonly redis: RedisSource;
+  readonly redisTimeout: number;
 }
 
 /** Who holds the lock, without changing anything. `token` is compared with the holder's. */
@@ -28,7 +31,12 @@ async function withConnection<T>(
 ): Promise<T> {
   const connection = openConnection(address.redis);
   try {
-    return await use(connection, lockKeys(address.prefix, address.name, connection.db, connection.keyPrefix));
+    const keys = lockKeys(address.prefix, address.name, connection.db, connection.keyPrefix);
+    return await withDeadline(
+      use(connection, keys),
+      address.redisTimeout,
+      () => new RedisUnavailableError(address.name, connection.server, address.redisTimeout, { cause: connection.lastError }),
+    );
   } finally {
     connection.release();
   }

@@ -31,10 +31,16 @@ export interface LockOptions {
   signal?: AbortSignal;
   /** `exclusive` (default) or `write`, which are the same lock, or `read`. */
   mode?: LockMode;
+  /**
+   * Milliseconds to wait for Redis to answer before failing with
+   * RedisUnavailableError (unreachable, refusing or stalled). Default 10000.
+   */
+  redisTimeout?: number;
 }
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379/0';
 export const DEFAULT_LEASE = 30_000;
+export const DEFAULT_REDIS_TIMEOUT = 10_000;
 /** A renewal every lease/3 must fit several round trips, so leases are not shorter than this. */
 export const MIN_LEASE = 30;
 /** setTimeout's ceiling (about 24.8 days). */
@@ -55,9 +61,10 @@ export interface LockSettings {
   readonly timeout: number;
   readonly signal: AbortSignal | undefined;
   readonly mode: HoldMode;
+  readonly redisTimeout: number;
 }
 
-const LOCK_OPTION_NAMES = ['redis', 'prefix', 'ttl', 'lease', 'timeout', 'signal', 'mode'] as const;
+const LOCK_OPTION_NAMES = ['redis', 'prefix', 'ttl', 'lease', 'timeout', 'signal', 'mode', 'redisTimeout'] as const;
 
 /** Validates everything before any Redis I/O, throwing TypeError or RangeError. */
 export function resolveLockOptions(name: unknown, options: unknown): LockSettings {
@@ -71,6 +78,7 @@ export function resolveLockOptions(name: unknown, options: unknown): LockSetting
     timeout: checkTimeout(opts.timeout),
     signal: checkSignal(opts.signal),
     mode: checkMode(opts.mode),
+    redisTimeout: checkRedisTimeout(opts.redisTimeout),
   };
 }
 
@@ -152,6 +160,13 @@ export function checkTimeout(timeout: unknown): number {
   const value = checkInteger(timeout, 'timeout');
   if (value < -1) throw new RangeError(`timeout must be -1 (wait forever) or >= 0 ms, got ${value}`);
   return value === -1 ? -1 : checkAtMost(value, 'timeout');
+}
+
+export function checkRedisTimeout(redisTimeout: unknown): number {
+  if (redisTimeout === undefined) return DEFAULT_REDIS_TIMEOUT;
+  const value = checkInteger(redisTimeout, 'redisTimeout');
+  if (value < 1) throw new RangeError(`redisTimeout must be at least 1 ms, got ${value}`);
+  return checkAtMost(value, 'redisTimeout');
 }
 
 export function checkSignal(signal: unknown): AbortSignal | undefined {

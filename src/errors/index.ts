@@ -1,4 +1,5 @@
 export { LockError } from './lock-error';
 export { NotOwnerError } from './not-owner-error';
 export { LockTimeoutError } from './lock-timeout-error';
+export { RedisUnavailableError } from './redis-unavailable-error';
 export { LockLostError, type LockLostReason } from './lock-lost-error';

@@ -2,7 +2,7 @@ import type { Subscription } from 'rxjs';
 import { releaseLease } from '../core/acquisition';
 import type { Lease } from '../core/lease';
 import { lock$ } from '../core/lock';
-import { forceReleaseLock, inspectLock } from '../core/lock-state';
+import { forceReleaseLock, inspectLock, type LockAddress } from '../core/lock-state';
 import { checkName, type HoldMode } from '../core/options';
 import { LockLostError, LockTimeoutError, NotOwnerError } from '../errors';
 import {
@@ -154,11 +154,11 @@ export abstract class FacadeLock {
   }
 
   private subscribe(timeout: number, signal: AbortSignal | undefined): Promise<boolean> {
-    const { prefix, ttl, lease, redis } = this.settings;
+    const { prefix, ttl, lease, redis, redisTimeout } = this.settings;
+    const options = { prefix, ttl, lease, redis, redisTimeout, timeout, signal, mode: this.mode };
     return new Promise<boolean>((resolve, reject) => {
       let acquired: Hold | undefined;
-      const mode = this.mode;
-      const subscription = lock$(this.name, { prefix, ttl, lease, redis, timeout, signal, mode }).subscribe({
+      const subscription = lock$(this.name, options).subscribe({
         next: (leaseNow) => {
           this.drop();
           acquired = { lease: leaseNow, subscription, depth: 1 };
@@ -185,7 +185,8 @@ export abstract class FacadeLock {
     hold?.subscription.unsubscribe();
   }
 
-  private address(): { name: string; prefix: string; redis: FacadeSettings['redis'] } {
-    return { name: this.name, prefix: this.settings.prefix, redis: this.settings.redis };
+  private address(): LockAddress {
+    const { prefix, redis, redisTimeout } = this.settings;
+    return { name: this.name, prefix, redis, redisTimeout };
   }
 }

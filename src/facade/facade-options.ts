@@ -4,6 +4,7 @@ import {
   checkOptionsObject,
   checkPrefix,
   checkRedisSource,
+  checkRedisTimeout,
   checkSignal,
   checkTimeout,
   checkTtl,
@@ -28,6 +29,8 @@ export interface RedisLockOptions {
   password?: string;
   /** PyYADL's `redis_db`. Default 0. */
   db?: number;
+  /** ms to wait for Redis to answer before RedisUnavailableError. Default 10000. */
+  redisTimeout?: number;
 }
 
 export interface AcquireOptions {
@@ -49,9 +52,10 @@ export interface FacadeSettings {
   readonly ttl: number;
   readonly lease: number;
   readonly redis: RedisSource;
+  readonly redisTimeout: number;
 }
 
-const LOCK_OPTIONS = ['prefix', 'ttl', 'lease', 'redis', 'host', 'port', 'password', 'db'] as const;
+const LOCK_OPTIONS = ['prefix', 'ttl', 'lease', 'redis', 'host', 'port', 'password', 'db', 'redisTimeout'] as const;
 
 export function resolveFacadeOptions(options: unknown): FacadeSettings {
   const opts = checkOptionsObject(options, LOCK_OPTIONS, 'lock options');
@@ -64,6 +68,7 @@ export function resolveFacadeOptions(options: unknown): FacadeSettings {
     ttl: checkTtl(opts.ttl),
     lease: checkLease(opts.lease),
     redis: server ? serverUrl(opts.host, opts.port, opts.password, opts.db) : checkRedisSource(opts.redis),
+    redisTimeout: checkRedisTimeout(opts.redisTimeout),
   };
 }
 

@@ -26,14 +26,29 @@ export class Connection {
   private checkingNotifications: Promise<void> | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
 
+  /** The last connection error ioredis reported, for error messages. */
+  lastError: Error | undefined;
+
   constructor(
     readonly client: Redis,
     private readonly owned: boolean,
     private readonly forget: () => void,
   ) {
     this.scripts = new LockScripts(client);
+    if (owned) {
+      client.on('error', (error: Error) => {
+        // ioredis reconnects by itself; commands that fail meanwhile say why.
+        this.lastError = error;
+      });
+    }
     this.db = client.options.db ?? 0;
     this.keyPrefix = client.options.keyPrefix ?? '';
+  }
+
+  /** Where this connection goes, without credentials, for messages. */
+  get server(): string {
+    const { host, port, path } = this.client.options;
+    return path ? `unix:${path}` : `${host ?? '127.0.0.1'}:${port ?? 6379}/${this.db}`;
   }
 
   /** Number of acquisitions, holds and releases in progress. */
@@ -116,9 +131,6 @@ function connectionForUrl(url: string): Connection {
   if (connection === undefined) {
     const client = new Redis(url);
     diagnostics.ownedClients += 1;
-    client.on('error', () => {
-      // ioredis reconnects by itself; the commands that fail say why.
-    });
     const created: Connection = new Connection(client, true, () => {
       if (byUrl.get(url) === created) byUrl.delete(url);
     });

@@ -50,7 +50,10 @@ end
 -- Fences: one more than the last, and never behind the server clock in
 -- microseconds, so they keep increasing after the counter expired or was
 -- lost in a restart (as long as the clock does not step back further).
-local fence = (tonumber(redis.call('GET', fenceKey)) or 0) + 1
+local stored = redis.call('GET', fenceKey)
+local fence = tonumber(stored or '0')
+if fence == nil then error('YADLSTATE fence counter at ' .. fenceKey .. ' was not written by yadl') end
+fence = fence + 1
 if fence < nowUs then fence = nowUs end
 local fenceText = string.format('%.0f', fence)
 redis.call('SET', fenceKey, fenceText, 'PX', hold + retention)
