@@ -1,4 +1,6 @@
-import type { Redis } from 'ioredis';
+import type { RedisSource } from '../redis/connection';
+
+export type { RedisSource };
 
 /**
  * `exclusive` (the default) and `write` are the same lock: one holder.
@@ -9,11 +11,12 @@ export type LockMode = 'exclusive' | 'write' | 'read';
 /** How a hold is taken: `exclusive` is recorded as `write`. */
 export type HoldMode = 'write' | 'read';
 
-/** An ioredis client (yadl never closes it) or a `redis://` / `rediss://` URL. */
-export type RedisSource = Redis | string;
-
 export interface LockOptions {
-  /** An ioredis client, which yadl never closes, or a URL. Default `redis://127.0.0.1:6379/0`. */
+  /**
+   * An ioredis client or Cluster, which yadl never closes; a URL; ioredis
+   * options (e.g. Sentinel's `sentinels` and `name`); or `{ cluster: seedNodes }`.
+   * Default `redis://127.0.0.1:6379/0`.
+   */
   redis?: RedisSource;
   /** Namespace of the lock's keys (PyYADL's `prefix`). Default: none. */
   prefix?: string;
@@ -125,17 +128,14 @@ export function checkRedisSource(redis: unknown): RedisSource {
     }
     return redis;
   }
-  if (isRedisClient(redis)) return redis;
-  throw new TypeError(`redis must be an ioredis client or a redis:// or rediss:// URL, got ${describe(redis)}`);
-}
-
-function isRedisClient(value: unknown): value is Redis {
-  const candidate = value as Partial<Redis> | null;
-  return (
-    typeof candidate === 'object' &&
-    candidate !== null &&
-    typeof candidate.evalsha === 'function' &&
-    typeof candidate.duplicate === 'function'
+  if (typeof redis === 'object' && redis !== null && !Array.isArray(redis)) {
+    const candidate = redis as Record<string, unknown>;
+    if (typeof candidate.evalsha === 'function' && typeof candidate.duplicate === 'function') return redis;
+    if (Array.isArray(candidate.cluster) && candidate.cluster.length > 0) return redis;
+    if (['host', 'port', 'path', 'sentinels'].some((k) => k in candidate)) return redis;
+  }
+  throw new TypeError(
+    `redis must be an ioredis client or Cluster, a redis:// or rediss:// URL, ioredis options with host/port/path/sentinels, or { cluster: [seed nodes] }, got ${describe(redis)}`,
   );
 }
 

@@ -1,5 +1,5 @@
 import { diagnostics } from '../diagnostics';
-import type { Listening, Subscriber } from '../redis/subscriber';
+import type { Listening, NotificationSource } from '../redis/subscriber';
 
 export type AttemptOutcome =
   | { readonly kind: 'acquired' }
@@ -46,7 +46,7 @@ export class WaitQueue {
   private disposed = false;
 
   constructor(
-    subscriber: Subscriber,
+    subscriber: NotificationSource,
     channel: string,
     private readonly onEmpty: (queue: WaitQueue) => void,
   ) {
@@ -139,10 +139,10 @@ export class WaitQueue {
   }
 }
 
-const queues = new WeakMap<Subscriber, Map<string, WaitQueue>>();
+const queues = new WeakMap<NotificationSource, Map<string, WaitQueue>>();
 
 /** The queue of `channel`'s lock in this process, made on first use. */
-export function waitQueue(subscriber: Subscriber, channel: string): WaitQueue {
+export function waitQueue(subscriber: NotificationSource, channel: string): WaitQueue {
   let byChannel = queues.get(subscriber);
   if (byChannel === undefined) {
     byChannel = new Map();
@@ -160,6 +160,6 @@ export function waitQueue(subscriber: Subscriber, channel: string): WaitQueue {
 }
 
 /** The existing queue of `channel`, if anyone in this process waits there. */
-export function existingWaitQueue(subscriber: Subscriber, channel: string): WaitQueue | undefined {
+export function existingWaitQueue(subscriber: NotificationSource, channel: string): WaitQueue | undefined {
   return queues.get(subscriber)?.get(channel);
 }

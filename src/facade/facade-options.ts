@@ -1,4 +1,3 @@
-import type { Redis } from 'ioredis';
 import {
   checkLease,
   checkOptionsObject,
@@ -19,8 +18,11 @@ export interface RedisLockOptions {
   ttl?: number;
   /** ms of a renewed hold, renewed every lease/3. Default 30000. */
   lease?: number;
-  /** An ioredis client (PyYADL's `existing_connection_pool`) or a URL. Excludes host/port/password/db. */
-  redis?: Redis | string;
+  /**
+   * An ioredis client or Cluster (PyYADL's `existing_connection_pool`), a URL,
+   * ioredis options (Sentinel) or `{ cluster: seedNodes }`. Excludes host/port/password/db.
+   */
+  redis?: RedisSource;
   /** PyYADL's `redis_host`. Default 127.0.0.1. */
   host?: string;
   /** PyYADL's `redis_port`. Default 6379. */

@@ -1,53 +1,64 @@
-import { Redis } from 'ioredis';
-import type { RedisSource } from '../core/options';
-import { enableKeyspaceEvents } from './keyspace-events';
+import { Cluster, Redis, type ClusterNode, type RedisOptions } from 'ioredis';
+import { diagnostics } from '../diagnostics';
+import { ClusterSubscriber } from './cluster-subscriber';
+import { enableKeyspaceEvents, enableKeyspaceEventsOnCluster } from './keyspace-events';
 import type { LockKeys } from './keys';
 import { LockScripts, type WakeChannel } from './lock-scripts';
 import { setSocketRef } from './socket-ref';
-import { Subscriber } from './subscriber';
-import { diagnostics } from '../diagnostics';
+import { Subscriber, type NotificationSource } from './subscriber';
 
-/** How long an idle connection that yadl opened from a URL stays open for the next lock. */
+/** How long an idle connection that yadl opened itself stays open for the next lock. */
 export const IDLE_CLOSE_MS = 1_000;
 
 /**
- * A Redis server as this process uses it: one data client (the caller's, or
- * one yadl opened from a URL) and, while anyone waits, one subscriber
- * connection. Every lock with the same `redis` option shares it.
+ * Where locks live: an ioredis client or Cluster (yadl never closes them),
+ * a `redis://` / `rediss://` URL, ioredis options (for Sentinel: `sentinels`
+ * and `name`), or the seed nodes of a Redis Cluster.
+ */
+export type RedisSource = Redis | Cluster | string | RedisOptions | { cluster: ClusterNode[] };
+
+type DataClient = Redis | Cluster;
+
+/**
+ * A Redis deployment as this process uses it: one data client (the caller's,
+ * or one yadl opened) and, while anyone waits, one subscriber connection per
+ * server. Every lock with the same `redis` option shares it.
  */
 export class Connection {
   readonly scripts: LockScripts;
   readonly db: number;
   /** ioredis' `keyPrefix` of the client, which keyspace channels must include. */
   readonly keyPrefix: string;
-  private subscriberInstance: Subscriber | undefined;
+  /** The last connection error ioredis reported, for error messages. */
+  lastError: Error | undefined;
+  private notifications: NotificationSource | undefined;
   private users = 0;
   private notificationsOn = false;
   private checkingNotifications: Promise<void> | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
 
-  /** The last connection error ioredis reported, for error messages. */
-  lastError: Error | undefined;
-
   constructor(
-    readonly client: Redis,
+    readonly client: DataClient,
     private readonly owned: boolean,
     private readonly forget: () => void,
   ) {
     this.scripts = new LockScripts(client);
+    const options = client.options as { db?: number; keyPrefix?: string };
+    this.db = isCluster(client) ? 0 : (options.db ?? 0);
+    this.keyPrefix = options.keyPrefix ?? '';
     if (owned) {
       client.on('error', (error: Error) => {
         // ioredis reconnects by itself; commands that fail meanwhile say why.
         this.lastError = error;
       });
     }
-    this.db = client.options.db ?? 0;
-    this.keyPrefix = client.options.keyPrefix ?? '';
   }
 
   /** Where this connection goes, without credentials, for messages. */
   get server(): string {
-    const { host, port, path } = this.client.options;
+    if (isCluster(this.client)) return 'cluster';
+    const { host, port, path, sentinels, name } = this.client.options;
+    if (sentinels) return `sentinel primary '${name}'`;
     return path ? `unix:${path}` : `${host ?? '127.0.0.1'}:${port ?? 6379}/${this.db}`;
   }
 
@@ -57,7 +68,7 @@ export class Connection {
   }
 
   get channelCount(): number {
-    return this.subscriberInstance?.channelCount ?? 0;
+    return this.notifications?.channelCount ?? 0;
   }
 
   retain(): void {
@@ -66,7 +77,7 @@ export class Connection {
     if (this.idleTimer !== undefined) {
       clearTimeout(this.idleTimer);
       this.idleTimer = undefined;
-      if (this.owned) setSocketRef(this.client, true);
+      if (this.owned) this.setRef(true);
     }
     if (!this.notificationsOn && this.checkingNotifications === undefined) this.checkNotifications();
   }
@@ -75,7 +86,7 @@ export class Connection {
     this.users -= 1;
     diagnostics.connectionUsers -= 1;
     if (this.users > 0 || !this.owned) return;
-    setSocketRef(this.client, false);
+    this.setRef(false);
     this.idleTimer = setTimeout(() => this.close(), IDLE_CLOSE_MS);
     this.idleTimer.unref();
   }
@@ -89,20 +100,32 @@ export class Connection {
     return { channel: keys.channel, reportsDel: this.notificationsOn };
   }
 
-  get subscriber(): Subscriber {
-    this.subscriberInstance ??= new Subscriber(
-      () => this.client.duplicate({ autoResubscribe: false, lazyConnect: false }),
-      () => this.checkNotifications(),
-    );
-    return this.subscriberInstance;
+  get subscriber(): NotificationSource {
+    if (this.notifications === undefined) {
+      const client = this.client;
+      this.notifications = isCluster(client)
+        ? new ClusterSubscriber(client)
+        : new Subscriber(
+            () => client.duplicate({ autoResubscribe: false, lazyConnect: false }),
+            (subscriber) => enableKeyspaceEvents(subscriber),
+          );
+    }
+    return this.notifications;
   }
 
   private checkNotifications(): void {
-    const check = enableKeyspaceEvents(this.client).then((on) => {
+    const client = this.client;
+    const enabling = isCluster(client) ? enableKeyspaceEventsOnCluster(client) : enableKeyspaceEvents(client);
+    const check = enabling.then((on) => {
       this.notificationsOn = on;
       if (this.checkingNotifications === check) this.checkingNotifications = undefined;
     });
     this.checkingNotifications = check;
+  }
+
+  private setRef(ref: boolean): void {
+    const clients = isCluster(this.client) ? this.client.nodes('all') : [this.client];
+    for (const client of clients) setSocketRef(client, ref);
   }
 
   private close(): void {
@@ -110,46 +133,56 @@ export class Connection {
     this.idleTimer = undefined;
     this.forget();
     diagnostics.ownedClients -= 1;
-    this.subscriberInstance?.close();
-    this.subscriberInstance = undefined;
+    this.notifications?.close();
+    this.notifications = undefined;
     this.client.disconnect();
   }
 }
 
-const byUrl = new Map<string, Connection>();
-const byClient = new WeakMap<Redis, Connection>();
+function isCluster(client: DataClient): client is Cluster {
+  return (client as { isCluster?: boolean }).isCluster === true;
+}
+
+const owned = new Map<string, Connection>();
+const borrowed = new WeakMap<DataClient, Connection>();
 
 /** The shared connection for `source`, retained once for the caller. */
 export function openConnection(source: RedisSource): Connection {
-  const connection = typeof source === 'string' ? connectionForUrl(source) : connectionForClient(source);
+  const connection = isClient(source) ? borrowedConnection(source) : ownedConnection(source);
   connection.retain();
   return connection;
 }
 
-function connectionForUrl(url: string): Connection {
-  let connection = byUrl.get(url);
+function isClient(source: RedisSource): source is DataClient {
+  return typeof source === 'object' && typeof (source as { evalsha?: unknown }).evalsha === 'function';
+}
+
+function ownedConnection(source: string | RedisOptions | { cluster: ClusterNode[] }): Connection {
+  const key = typeof source === 'string' ? source : JSON.stringify(source);
+  let connection = owned.get(key);
   if (connection === undefined) {
-    const client = new Redis(url);
+    const client = createClient(source);
     diagnostics.ownedClients += 1;
     const created: Connection = new Connection(client, true, () => {
-      if (byUrl.get(url) === created) byUrl.delete(url);
+      if (owned.get(key) === created) owned.delete(key);
     });
-    byUrl.set(url, created);
+    owned.set(key, created);
     connection = created;
   }
   return connection;
 }
 
-function connectionForClient(client: Redis): Connection {
-  let connection = byClient.get(client);
-  if (connection === undefined) {
-    connection = new Connection(client, false, () => undefined);
-    byClient.set(client, connection);
-  }
-  return connection;
+function createClient(source: string | RedisOptions | { cluster: ClusterNode[] }): DataClient {
+  if (typeof source === 'string') return new Redis(source);
+  if ('cluster' in source && Array.isArray(source.cluster)) return new Cluster(source.cluster);
+  return new Redis(source as RedisOptions);
 }
 
-/** For tests and diagnostics: the connections yadl opened from URLs and are still open. */
-export function openUrlConnections(): readonly Connection[] {
-  return [...byUrl.values()];
+function borrowedConnection(client: DataClient): Connection {
+  let connection = borrowed.get(client);
+  if (connection === undefined) {
+    connection = new Connection(client, false, () => undefined);
+    borrowed.set(client, connection);
+  }
+  return connection;
 }

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 
 /** K: keyspace channels; g: generic commands (del); x: expired. */
 const NEEDED = ['K', 'g', 'x'] as const;
@@ -24,4 +24,23 @@ export async function enableKeyspaceEvents(client: Redis): Promise<boolean> {
 export function mergeFlags(current: string): string {
   const missing = NEEDED.filter((flag) => !current.includes(flag) && !(flag !== 'K' && current.includes('A')));
   return missing.length === 0 ? current : current + missing.join('');
+}
+
+/** The same on every node of a cluster (replicas too, so a promoted one has them). */
+export async function enableKeyspaceEventsOnCluster(cluster: Cluster): Promise<boolean> {
+  if (cluster.status !== 'ready') {
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        cluster.off('ready', done);
+        cluster.off('end', done);
+        resolve();
+      };
+      cluster.on('ready', done);
+      cluster.on('end', done);
+    });
+  }
+  const nodes = cluster.nodes('all');
+  if (nodes.length === 0) return false;
+  const results = await Promise.all(nodes.map((node) => enableKeyspaceEvents(node)));
+  return results.every(Boolean);
 }

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { LockError } from '../errors';
 import type { LockKeys } from './keys';
 import { LuaScript } from './lua-script';
@@ -47,7 +47,7 @@ export interface WakeChannel {
  * instead of being misread.
  */
 export class LockScripts {
-  constructor(private readonly client: Redis) {}
+  constructor(private readonly client: Redis | Cluster) {}
 
   /** `waits`: the caller will wait if blocked (a writer then queues readers behind it). */
   async acquire(keys: LockKeys, token: string, mode: ScriptMode, holdMs: number, waits: boolean): Promise<AcquireReply> {

@@ -10,6 +10,13 @@ export interface ChannelListener {
   resubscribed(): void;
 }
 
+/** What waiters need of a server's (or a cluster's) notifications. */
+export interface NotificationSource {
+  readonly channelCount: number;
+  listen(name: string, listener: ChannelListener): Listening;
+  close(): void;
+}
+
 export interface Listening {
   /** Resolves true once Redis confirmed the subscription, false if it could not be made. */
   readonly ready: Promise<boolean>;
@@ -31,14 +38,21 @@ export const CHANNEL_LINGER_MS = 500;
  * counting listeners per channel, and resubscribes by itself after a
  * reconnect so that it can tell each listener when that is done.
  */
-export class Subscriber {
+export class Subscriber implements NotificationSource {
   private client: Redis | undefined;
   private readonly channels = new Map<string, Channel>();
   private connectedBefore = false;
+  /** Settles once `prepare` ran on the current connection; subscriptions wait for it. */
+  private prepared: Promise<unknown> = Promise.resolve();
 
+  /**
+   * `prepare` runs on the subscriber connection itself, before it subscribes,
+   * at every (re)connect: the place to turn keyspace events on for exactly
+   * the server that will send them (a new primary after a failover too).
+   */
   constructor(
     private readonly connect: () => Redis,
-    private readonly onReconnect: () => void,
+    private readonly prepare: (client: Redis) => Promise<unknown>,
   ) {}
 
   get channelCount(): number {
@@ -49,7 +63,7 @@ export class Subscriber {
     const client = this.ensureClient();
     let channel = this.channels.get(name);
     if (channel === undefined) {
-      channel = { listeners: new Set(), ready: subscribe(client, [name]), linger: undefined };
+      channel = { listeners: new Set(), ready: this.subscribe(client, [name]), linger: undefined };
       this.channels.set(name, channel);
       diagnostics.channels += 1;
     } else if (channel.linger !== undefined) {
@@ -105,6 +119,7 @@ export class Subscriber {
     diagnostics.ownedClients += 1;
     this.client = client;
     this.connectedBefore = false;
+    this.prepared = this.prepare(client).catch(() => undefined);
     client.on('error', () => {
       // Reconnects are ioredis' job; listeners learn through resubscribed().
     });
@@ -130,10 +145,10 @@ export class Subscriber {
   }
 
   private resubscribeAll(client: Redis): void {
-    this.onReconnect();
+    this.prepared = this.prepare(client).catch(() => undefined);
     const names = [...this.channels.keys()];
     if (names.length === 0) return;
-    const ready = subscribe(client, names);
+    const ready = this.subscribe(client, names);
     for (const name of names) {
       const channel = this.channels.get(name);
       if (channel !== undefined) channel.ready = ready;
@@ -145,11 +160,13 @@ export class Subscriber {
       }
     });
   }
-}
 
-function subscribe(client: Redis, names: string[]): Promise<boolean> {
-  return client.subscribe(...names).then(
-    () => true,
-    () => false,
-  );
+  private subscribe(client: Redis, names: string[]): Promise<boolean> {
+    return this.prepared.then(() =>
+      client.subscribe(...names).then(
+        () => true,
+        () => false,
+      ),
+    );
+  }
 }
