@@ -12,5 +12,6 @@ export {
   LockTimeoutError,
   NotOwnerError,
   RedisUnavailableError,
+  ReplicationError,
   type LockLostReason,
 } from './errors';

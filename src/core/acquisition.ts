@@ -1,6 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import type { Subscriber as Observer } from 'rxjs';
-import { LockError, LockLostError, LockTimeoutError, RedisUnavailableError, type LockLostReason } from '../errors';
+import {
+  LockError,
+  LockLostError,
+  LockTimeoutError,
+  RedisUnavailableError,
+  ReplicationError,
+  type LockLostReason,
+} from '../errors';
 import type { Connection } from '../redis/connection';
 import { openConnection } from '../redis/connection';
 import { lockKeys, type LockKeys } from '../redis/keys';
@@ -147,8 +154,20 @@ export class Acquisition implements QueuedWaiter {
       this.queued ||= reply.queued;
       return { kind: 'blocked', waitMs: reply.waitMs };
     }
+    if (this.settings.replicas > 0 && !(await this.replicated(connection, keys))) return GONE;
     this.hold(reply.fence, sentAt);
     return ACQUIRED;
+  }
+
+  /** With `replicas`, the hold counts only once enough replicas have it; otherwise it is given back. */
+  private async replicated(connection: Connection, keys: LockKeys): Promise<boolean> {
+    const { replicas, replicaTimeout, name } = this.settings;
+    const acknowledged = await this.command(() => connection.replicated(keys, replicas, replicaTimeout)).catch(() => -1);
+    if (this.phase === 'waiting' && acknowledged >= replicas) return true;
+    this.uncertain = true; // held in Redis but not by us: release on close
+    if (this.phase === 'waiting') this.fail(new ReplicationError(name, replicas, acknowledged));
+    else this.release().catch(ignore);
+    return false;
   }
 
   /**

@@ -39,6 +39,13 @@ export interface LockOptions {
    * RedisUnavailableError (unreachable, refusing or stalled). Default 10000.
    */
   redisTimeout?: number;
+  /**
+   * Replicas that must acknowledge each acquisition (Redis WAIT) before the
+   * lease is emitted, so that a failover keeps the hold. Default 0 (off).
+   */
+  replicas?: number;
+  /** Milliseconds to wait for those acknowledgements; then ReplicationError. Default 1000. */
+  replicaTimeout?: number;
 }
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379/0';
@@ -65,9 +72,22 @@ export interface LockSettings {
   readonly signal: AbortSignal | undefined;
   readonly mode: HoldMode;
   readonly redisTimeout: number;
+  readonly replicas: number;
+  readonly replicaTimeout: number;
 }
 
-const LOCK_OPTION_NAMES = ['redis', 'prefix', 'ttl', 'lease', 'timeout', 'signal', 'mode', 'redisTimeout'] as const;
+const LOCK_OPTION_NAMES = [
+  'redis',
+  'prefix',
+  'ttl',
+  'lease',
+  'timeout',
+  'signal',
+  'mode',
+  'redisTimeout',
+  'replicas',
+  'replicaTimeout',
+] as const;
 
 /** Validates everything before any Redis I/O, throwing TypeError or RangeError. */
 export function resolveLockOptions(name: unknown, options: unknown): LockSettings {
@@ -82,6 +102,7 @@ export function resolveLockOptions(name: unknown, options: unknown): LockSetting
     signal: checkSignal(opts.signal),
     mode: checkMode(opts.mode),
     redisTimeout: checkRedisTimeout(opts.redisTimeout),
+    ...checkReplication(opts.replicas, opts.replicaTimeout),
   };
 }
 
@@ -167,6 +188,14 @@ export function checkRedisTimeout(redisTimeout: unknown): number {
   const value = checkInteger(redisTimeout, 'redisTimeout');
   if (value < 1) throw new RangeError(`redisTimeout must be at least 1 ms, got ${value}`);
   return checkAtMost(value, 'redisTimeout');
+}
+
+export function checkReplication(replicas: unknown, replicaTimeout: unknown): { replicas: number; replicaTimeout: number } {
+  const count = replicas === undefined ? 0 : checkInteger(replicas, 'replicas');
+  if (count < 0) throw new RangeError(`replicas must be >= 0, got ${count}`);
+  const timeout = replicaTimeout === undefined ? 1000 : checkInteger(replicaTimeout, 'replicaTimeout');
+  if (timeout < 1) throw new RangeError(`replicaTimeout must be at least 1 ms, got ${timeout}`);
+  return { replicas: count, replicaTimeout: checkAtMost(timeout, 'replicaTimeout') };
 }
 
 export function checkSignal(signal: unknown): AbortSignal | undefined {

@@ -154,8 +154,7 @@ export abstract class FacadeLock {
   }
 
   private subscribe(timeout: number, signal: AbortSignal | undefined): Promise<boolean> {
-    const { prefix, ttl, lease, redis, redisTimeout } = this.settings;
-    const options = { prefix, ttl, lease, redis, redisTimeout, timeout, signal, mode: this.mode };
+    const options = { ...this.settings, timeout, signal, mode: this.mode };
     return new Promise<boolean>((resolve, reject) => {
       let acquired: Hold | undefined;
       const subscription = lock$(this.name, options).subscribe({

@@ -4,6 +4,7 @@ import {
   checkPrefix,
   checkRedisSource,
   checkRedisTimeout,
+  checkReplication,
   checkSignal,
   checkTimeout,
   checkTtl,
@@ -33,6 +34,10 @@ export interface RedisLockOptions {
   db?: number;
   /** ms to wait for Redis to answer before RedisUnavailableError. Default 10000. */
   redisTimeout?: number;
+  /** Replicas that must acknowledge each acquisition (WAIT). Default 0. */
+  replicas?: number;
+  /** ms to wait for them; then ReplicationError. Default 1000. */
+  replicaTimeout?: number;
 }
 
 export interface AcquireOptions {
@@ -55,9 +60,23 @@ export interface FacadeSettings {
   readonly lease: number;
   readonly redis: RedisSource;
   readonly redisTimeout: number;
+  readonly replicas: number;
+  readonly replicaTimeout: number;
 }
 
-const LOCK_OPTIONS = ['prefix', 'ttl', 'lease', 'redis', 'host', 'port', 'password', 'db', 'redisTimeout'] as const;
+const LOCK_OPTIONS = [
+  'prefix',
+  'ttl',
+  'lease',
+  'redis',
+  'host',
+  'port',
+  'password',
+  'db',
+  'redisTimeout',
+  'replicas',
+  'replicaTimeout',
+] as const;
 
 export function resolveFacadeOptions(options: unknown): FacadeSettings {
   const opts = checkOptionsObject(options, LOCK_OPTIONS, 'lock options');
@@ -71,6 +90,7 @@ export function resolveFacadeOptions(options: unknown): FacadeSettings {
     lease: checkLease(opts.lease),
     redis: server ? serverUrl(opts.host, opts.port, opts.password, opts.db) : checkRedisSource(opts.redis),
     redisTimeout: checkRedisTimeout(opts.redisTimeout),
+    ...checkReplication(opts.replicas, opts.replicaTimeout),
   };
 }
 

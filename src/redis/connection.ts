@@ -1,4 +1,5 @@
 import { Cluster, Redis, type ClusterNode, type RedisOptions } from 'ioredis';
+import calculateSlot from 'cluster-key-slot';
 import { diagnostics } from '../diagnostics';
 import { ClusterSubscriber } from './cluster-subscriber';
 import { enableKeyspaceEvents, enableKeyspaceEventsOnCluster } from './keyspace-events';
@@ -111,6 +112,22 @@ export class Connection {
           );
     }
     return this.notifications;
+  }
+
+  /**
+   * Redis WAIT on the connection that carried the lock's last write (on a
+   * cluster, the primary owning its slot): how many replicas have it.
+   */
+  async replicated(keys: LockKeys, replicas: number, timeoutMs: number): Promise<number> {
+    let node: Redis | undefined;
+    if (isCluster(this.client)) {
+      const owner = this.client.slots[calculateSlot(keys.state)]?.[0];
+      node = this.client.nodes('master').find((n) => `${n.options.host}:${n.options.port}` === owner);
+    } else {
+      node = this.client;
+    }
+    if (node === undefined) return 0;
+    return node.wait(replicas, timeoutMs);
   }
 
   private checkNotifications(): void {
