@@ -22,6 +22,35 @@ interface Hold {
   depth: number;
 }
 
+/** Whether `promise` settled within `ms` (undefined: no limit); rejects with the signal's reason on abort. */
+function settledWithin(promise: Promise<unknown>, ms: number | undefined, signal: AbortSignal | undefined): Promise<boolean> {
+  return new Promise<boolean>((resolve, reject) => {
+    const timer = ms === undefined ? undefined : setTimeout(() => finish(false), ms);
+    const onAbort = (): void => {
+      cleanup();
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- signal.reason passes through as given
+      reject(signal?.reason);
+    };
+    const cleanup = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    };
+    const finish = (settled: boolean): void => {
+      cleanup();
+      resolve(settled);
+    };
+    if (signal?.aborted) {
+      onAbort();
+      return;
+    }
+    signal?.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      () => finish(true),
+      () => finish(true),
+    );
+  });
+}
+
 /**
  * The promise facade over `lock$`, with the interface of Python's
  * `threading.Lock`. Ownership belongs to the instance: two instances exclude
@@ -59,14 +88,21 @@ export abstract class FacadeLock {
    * it passes; the default waits forever. Resolves true once held.
    */
   async acquire(options?: AcquireOptions): Promise<boolean> {
-    const { timeout, signal } = resolveAcquireOptions(options);
+    const resolved = resolveAcquireOptions(options);
+    const { signal } = resolved;
+    let { timeout } = resolved;
     if (this.reentrant) {
-      // One owner: a concurrent acquire waits for the one in flight, then re-enters.
+      // One owner: a concurrent acquire waits for the one in flight (within
+      // its own timeout and signal), then re-enters.
+      const deadline = timeout > 0 ? performance.now() + timeout : undefined;
       while (this.acquiring !== undefined) {
         if (timeout === 0) return this.reenter();
-        await this.acquiring.catch(() => false);
+        const left = deadline === undefined ? undefined : deadline - performance.now();
+        if (left !== undefined && left <= 0) return false;
+        if (!(await settledWithin(this.acquiring, left, signal))) return false;
       }
       if (this.reenter()) return true;
+      if (deadline !== undefined) timeout = Math.max(0, Math.ceil(deadline - performance.now()));
     }
     const attempt = this.subscribe(timeout, signal);
     if (this.reentrant) this.acquiring = attempt;
@@ -153,18 +189,31 @@ export abstract class FacadeLock {
     return true;
   }
 
+  /** `signal` bounds the wait only: once held, the hold ends by release, not by the signal. */
   private subscribe(timeout: number, signal: AbortSignal | undefined): Promise<boolean> {
-    const options = { ...this.settings, timeout, signal, mode: this.mode };
+    const options = { ...this.settings, timeout, mode: this.mode };
     return new Promise<boolean>((resolve, reject) => {
+      if (signal?.aborted) {
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- signal.reason passes through as given
+        reject(signal.reason);
+        return;
+      }
       let acquired: Hold | undefined;
+      const onAbort = (): void => {
+        subscription.unsubscribe();
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- signal.reason passes through as given
+        reject(signal?.reason);
+      };
       const subscription = lock$(this.name, options).subscribe({
         next: (leaseNow) => {
+          signal?.removeEventListener('abort', onAbort);
           this.drop();
           acquired = { lease: leaseNow, subscription, depth: 1 };
           this.hold = acquired;
           resolve(true);
         },
         error: (error: unknown) => {
+          signal?.removeEventListener('abort', onAbort);
           if (acquired === undefined) {
             if (error instanceof LockTimeoutError) resolve(false);
             // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- signal.reason passes through as given
@@ -174,6 +223,7 @@ export abstract class FacadeLock {
           }
         },
       });
+      if (acquired === undefined && !subscription.closed) signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
 

@@ -98,13 +98,15 @@ function serverUrl(host: unknown, port: unknown, password: unknown, db: unknown)
   if (host !== undefined && (typeof host !== 'string' || host === '')) {
     throw new TypeError(`host must be a non-empty string, got ${describe(host)}`);
   }
-  if (port !== undefined && (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535)) {
+  if (port !== undefined && typeof port !== 'number') throw new TypeError(`port must be a number, got ${describe(port)}`);
+  if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535)) {
     throw new RangeError(`port must be a whole number from 1 to 65535, got ${describe(port)}`);
   }
   if (password !== undefined && typeof password !== 'string') {
     throw new TypeError(`password must be a string, got ${describe(password)}`);
   }
-  if (db !== undefined && (typeof db !== 'number' || !Number.isInteger(db) || db < 0)) {
+  if (db !== undefined && typeof db !== 'number') throw new TypeError(`db must be a number, got ${describe(db)}`);
+  if (db !== undefined && (!Number.isInteger(db) || db < 0)) {
     throw new RangeError(`db must be a whole number >= 0, got ${describe(db)}`);
   }
   const hostname = host ?? '127.0.0.1';
