@@ -1,0 +1,117 @@
+import { Redis } from 'ioredis';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { diagnostics } from '../../src/diagnostics';
+import { lock$, type Lease, type LockOptions } from '../../src/index';
+import { mergeFlags } from '../../src/redis/keyspace-events';
+import { waitFor } from '../core/holding';
+import { activeTimers, expectQuiescent } from '../support/quiescence';
+import { startRedisServer, type RedisServerHandle } from '../support/redis-server';
+
+let timersBefore = 0;
+const servers: RedisServerHandle[] = [];
+const clients: Redis[] = [];
+const subscriptions: { unsubscribe(): void }[] = [];
+
+beforeEach(() => {
+  timersBefore = activeTimers();
+});
+
+afterEach(async () => {
+  for (const s of subscriptions.splice(0)) s.unsubscribe();
+  await expectQuiescent(timersBefore);
+  await Promise.all(clients.splice(0).map((c) => c.quit().catch(() => c.disconnect())));
+  await Promise.all(servers.splice(0).map((s) => s.stop()));
+});
+
+async function server(args: string[] = []): Promise<{ url: string; admin: Redis }> {
+  const s = await startRedisServer({ args });
+  servers.push(s);
+  const admin = new Redis(s.url);
+  clients.push(admin);
+  return { url: s.url, admin };
+}
+
+interface Acquired {
+  lease: Lease;
+  /** When the Lease came, and when the subscription started. */
+  at: number;
+  subscribedAt: number;
+  subscription: { unsubscribe(): void };
+}
+
+/** Subscribes; resolves once the Lease comes, rejects with the error. */
+function acquire(name: string, opts: LockOptions): Promise<Acquired> {
+  return new Promise((resolve, reject) => {
+    const subscribedAt = performance.now();
+    const subscription = lock$(name, opts).subscribe({
+      next: (lease) => resolve({ lease, at: performance.now(), subscribedAt, subscription }),
+      error: reject,
+    });
+    subscriptions.push(subscription);
+  });
+}
+
+async function flags(admin: Redis): Promise<string> {
+  const [, value] = (await admin.config('GET', 'notify-keyspace-events')) as [string, string];
+  return value;
+}
+
+const sorted = (value: string): string => [...value].sort().join('');
+
+describe('keyspace notifications', () => {
+  it('are turned on (K, g, x) by the first acquisition on a stock server', async () => {
+    const { url, admin } = await server();
+    expect(await flags(admin)).toBe('');
+    await acquire('first', { redis: url });
+    const now = await flags(admin);
+    for (const flag of ['K', 'g', 'x']) expect(now).toContain(flag);
+  });
+
+  it('are merged with the flags already set, which are kept', async () => {
+    const { url, admin } = await server(['--notify-keyspace-events', 'El']);
+    await acquire('merged', { redis: url });
+    expect(sorted(await flags(admin))).toBe(sorted('ElKgx'));
+  });
+
+  it("are left alone when 'A' already covers g and x", async () => {
+    const { url, admin } = await server(['--notify-keyspace-events', 'KA']);
+    const before = await flags(admin);
+    await acquire('covered', { redis: url });
+    expect(await flags(admin)).toBe(before);
+  });
+
+  it.each([
+    ['', 'Kgx'],
+    ['El', 'ElKgx'],
+    ['Kgx', 'Kgx'],
+    ['AK', 'AK'],
+    ['A', 'AK'],
+    ['xE', 'xEKg'],
+  ])('mergeFlags(%j) is %j', (current, merged) => {
+    expect(mergeFlags(current)).toBe(merged);
+  });
+});
+
+describe('where CONFIG is forbidden', () => {
+  it('locks still work and a release wakes the waiter at once (the release publishes the event)', async () => {
+    const { url, admin } = await server(['--rename-command', 'CONFIG', '']);
+    await expect(admin.call('CONFIG', 'GET', 'notify-keyspace-events')).rejects.toThrow(/unknown command/i);
+    const holder = (await acquire('managed', { redis: url })).subscription; // its lease: the default 30 s
+    const waiting = acquire('managed', { redis: url });
+    await waitFor(() => diagnostics.waitQueues === 1, 5_000, 'the waiter queued');
+
+    const released = performance.now();
+    holder.unsubscribe();
+    const { at } = await waiting;
+    expect(at - released).toBeLessThan(500); // not the holder's deadline, 30 s away
+  });
+
+  it("a fixed ttl's expiry still hands over promptly (the waiter's deadline timer)", async () => {
+    const { url } = await server(['--rename-command', 'CONFIG', '']);
+    const holder = await acquire('expiring', { redis: url, ttl: 300 });
+    const next = await acquire('expiring', { redis: url });
+    // Redis started the hold between the holder's subscribe and its Lease.
+    expect(next.at - holder.subscribedAt).toBeGreaterThanOrEqual(290);
+    expect(next.at - holder.at).toBeLessThan(300 + 500);
+  });
+});
