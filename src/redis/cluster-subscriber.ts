@@ -7,6 +7,13 @@ import { Subscriber } from './subscriber';
 
 const KEYSPACE_CHANNEL = /^__keyspace@\d+__:/;
 
+/**
+ * ioredis refreshes a cluster's slots only when a command meets MOVED or a
+ * failing node, and waiters send nothing; while anyone waits, refresh this
+ * often so that subscriptions follow a migrated slot or a promoted replica.
+ */
+export const SLOTS_REFRESH_MS = 1_000;
+
 interface Route {
   readonly name: string;
   readonly listener: ChannelListener;
@@ -24,6 +31,7 @@ interface Route {
 export class ClusterSubscriber implements NotificationSource {
   private readonly nodes = new Map<string, Subscriber>();
   private readonly routes = new Set<Route>();
+  private refresher: NodeJS.Timeout | undefined;
 
   constructor(private readonly cluster: Cluster) {
     cluster.on('refresh', this.reroute);
@@ -39,6 +47,7 @@ export class ClusterSubscriber implements NotificationSource {
     const node = this.nodeFor(name);
     const route: Route = { name, listener, node, inner: this.node(node).listen(name, listener) };
     this.routes.add(route);
+    this.refresher ??= setInterval(() => this.refresh(), SLOTS_REFRESH_MS);
     let closed = false;
     return {
       ready: route.inner.ready,
@@ -47,15 +56,26 @@ export class ClusterSubscriber implements NotificationSource {
         closed = true;
         this.routes.delete(route);
         route.inner.close();
+        if (this.routes.size === 0) this.stopRefreshing();
       },
     };
   }
 
   close(): void {
+    this.stopRefreshing();
     this.cluster.off('refresh', this.reroute);
     for (const node of this.nodes.values()) node.close();
     this.nodes.clear();
     this.routes.clear();
+  }
+
+  private refresh(): void {
+    this.cluster.refreshSlotsCache();
+  }
+
+  private stopRefreshing(): void {
+    clearInterval(this.refresher);
+    this.refresher = undefined;
   }
 
   private readonly reroute = (): void => {
@@ -90,6 +110,8 @@ export class ClusterSubscriber implements NotificationSource {
       subscriber = new Subscriber(
         () => new Redis({ ...this.cluster.options.redisOptions, host, port, autoResubscribe: false }),
         (client) => enableKeyspaceEvents(client),
+        // A node that went away: look again at who owns the slots now.
+        () => this.refresh(),
       );
       this.nodes.set(address, subscriber);
     }

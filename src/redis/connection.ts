@@ -1,4 +1,4 @@
-import { Cluster, Redis, type ClusterNode, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterNode, type ClusterOptions, type RedisOptions } from 'ioredis';
 import calculateSlot from 'cluster-key-slot';
 import { diagnostics } from '../diagnostics';
 import { ClusterSubscriber } from './cluster-subscriber';
@@ -16,7 +16,13 @@ export const IDLE_CLOSE_MS = 1_000;
  * a `redis://` / `rediss://` URL, ioredis options (for Sentinel: `sentinels`
  * and `name`), or the seed nodes of a Redis Cluster.
  */
-export type RedisSource = Redis | Cluster | string | RedisOptions | { cluster: ClusterNode[] };
+export type RedisSource = Redis | Cluster | string | RedisOptions | ClusterSource;
+
+/** The seed nodes of a Redis Cluster, and ioredis Cluster options for the client yadl makes. */
+export interface ClusterSource {
+  cluster: ClusterNode[];
+  options?: ClusterOptions;
+}
 
 type DataClient = Redis | Cluster;
 
@@ -174,7 +180,7 @@ function isClient(source: RedisSource): source is DataClient {
   return typeof source === 'object' && typeof (source as { evalsha?: unknown }).evalsha === 'function';
 }
 
-function ownedConnection(source: string | RedisOptions | { cluster: ClusterNode[] }): Connection {
+function ownedConnection(source: string | RedisOptions | ClusterSource): Connection {
   const key = typeof source === 'string' ? source : JSON.stringify(source);
   let connection = owned.get(key);
   if (connection === undefined) {
@@ -189,10 +195,13 @@ function ownedConnection(source: string | RedisOptions | { cluster: ClusterNode[
   return connection;
 }
 
-function createClient(source: string | RedisOptions | { cluster: ClusterNode[] }): DataClient {
+function createClient(source: string | RedisOptions | ClusterSource): DataClient {
   if (typeof source === 'string') return new Redis(source);
-  if ('cluster' in source && Array.isArray(source.cluster)) return new Cluster(source.cluster);
-  return new Redis(source as RedisOptions);
+  if ('cluster' in source && Array.isArray(source.cluster)) return new Cluster(source.cluster, source.options);
+  const options = source as RedisOptions;
+  // Without it ioredis keeps writing to a demoted primary until Sentinel turns it into a replica.
+  if (options.sentinels !== undefined) return new Redis({ failoverDetector: true, ...options });
+  return new Redis(options);
 }
 
 function borrowedConnection(client: DataClient): Connection {

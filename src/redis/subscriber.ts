@@ -53,6 +53,7 @@ export class Subscriber implements NotificationSource {
   constructor(
     private readonly connect: () => Redis,
     private readonly prepare: (client: Redis) => Promise<unknown>,
+    private readonly onConnectionLost: () => void = () => undefined,
   ) {}
 
   get channelCount(): number {
@@ -122,6 +123,9 @@ export class Subscriber implements NotificationSource {
     this.prepared = this.prepare(client).catch(() => undefined);
     client.on('error', () => {
       // Reconnects are ioredis' job; listeners learn through resubscribed().
+    });
+    client.on('close', () => {
+      if (this.client === client) this.onConnectionLost();
     });
     client.on('message', (channel: string, message: string) => {
       for (const listener of this.channels.get(channel)?.listeners ?? []) listener.message(message);
