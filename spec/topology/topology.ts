@@ -1,0 +1,72 @@
+/** Helpers shared by the cluster and sentinel specs. */
+import calculateSlot from 'cluster-key-slot';
+import { lockKeys } from '../../src/redis/keys';
+import type { ClusterNodeInfo } from '../support/redis-cluster';
+
+export { percentile, sleep, subscribeLock, waitFor, within, type Holding } from '../core/holding';
+
+/** The state key of lock `name` under `prefix` (db 0, no client keyPrefix). */
+export function stateKey(prefix: string, name: string): string {
+  return lockKeys(prefix, name, 0).state;
+}
+
+export function channelOf(prefix: string, name: string): string {
+  return lockKeys(prefix, name, 0).channel;
+}
+
+/** The primary (of `primaries`) whose slot ranges hold `key`'s slot. */
+export function ownerIn(primaries: readonly ClusterNodeInfo[], key: string): ClusterNodeInfo {
+  const owner = findOwner(primaries, key);
+  if (owner === undefined) throw new Error(`no primary serves slot ${calculateSlot(key)} of ${key}`);
+  return owner;
+}
+
+function findOwner(primaries: readonly ClusterNodeInfo[], key: string): ClusterNodeInfo | undefined {
+  const slot = calculateSlot(key);
+  return primaries.find((p) =>
+    p.slots.some((range) => {
+      const [from = -1, to = from] = range.split('-').map(Number);
+      return slot >= from && slot <= to;
+    }),
+  );
+}
+
+/** `count` names per primary (of those given): names whose lock keys live on that primary. */
+export function namesOn(
+  primaries: readonly ClusterNodeInfo[],
+  prefix: string,
+  count: number,
+  stem = 'n',
+): Map<number, string[]> {
+  const byPort = new Map<number, string[]>(primaries.map((p) => [p.port, []]));
+  for (let i = 0; [...byPort.values()].some((names) => names.length < count); i++) {
+    const name = `${stem}-${i}`;
+    const names = byPort.get(findOwner(primaries, stateKey(prefix, name))?.port ?? -1);
+    if (names !== undefined && names.length < count) names.push(name);
+  }
+  return byPort;
+}
+
+/** Parses CLIENT LIST output into one record per connection. */
+export function clientList(text: unknown): Record<string, string>[] {
+  return String(text)
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => Object.fromEntries(line.trim().split(' ').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])));
+}
+
+/** Intervals during which a holder held; asserts helpers can check for overlap. */
+export interface HoldSpan {
+  who: string;
+  from: number;
+  to: number;
+}
+
+/** True when two spans overlap (a gap of 0 is no overlap). */
+export function overlapping(spans: readonly HoldSpan[]): [HoldSpan, HoldSpan] | undefined {
+  const sorted = [...spans].sort((a, b) => a.from - b.from);
+  for (let i = 1; i < sorted.length; i++) {
+    if (sorted[i]!.from < sorted[i - 1]!.to) return [sorted[i - 1]!, sorted[i]!];
+  }
+  return undefined;
+}
