@@ -166,6 +166,10 @@ export abstract class FacadeLock {
     let result: T;
     try {
       result = await fn(signal);
+    } catch (error) {
+      // Work that honoured the signal failed because the hold was lost: say that.
+      if (signal.reason instanceof LockLostError && error !== signal.reason) throw signal.reason;
+      throw error;
     } finally {
       if (this.hold === hold) await this.release().catch(() => undefined);
     }

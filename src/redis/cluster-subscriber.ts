@@ -108,7 +108,7 @@ export class ClusterSubscriber implements NotificationSource {
     if (subscriber === undefined) {
       const [host, port] = splitAddress(address);
       subscriber = new Subscriber(
-        () => new Redis({ ...this.cluster.options.redisOptions, host, port, autoResubscribe: false }),
+        () => new Redis({ ...this.cluster.options.redisOptions, host, port, autoResubscribe: false, disconnectTimeout: 100 }),
         (client) => enableKeyspaceEvents(client),
         // A node that went away: look again at who owns the slots now.
         () => this.refresh(),

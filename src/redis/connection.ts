@@ -113,7 +113,7 @@ export class Connection {
       this.notifications = isCluster(client)
         ? new ClusterSubscriber(client)
         : new Subscriber(
-            () => client.duplicate({ autoResubscribe: false, lazyConnect: false }),
+            () => client.duplicate({ autoResubscribe: false, lazyConnect: false, disconnectTimeout: 100 }),
             (subscriber) => enableKeyspaceEvents(subscriber),
           );
     }
@@ -196,13 +196,19 @@ function ownedConnection(source: string | RedisOptions | ClusterSource): Connect
 }
 
 function createClient(source: string | RedisOptions | ClusterSource): DataClient {
-  if (typeof source === 'string') return new Redis(source);
+  if (typeof source === 'string') return new Redis(source, OWNED_CLIENT_OPTIONS);
   if ('cluster' in source && Array.isArray(source.cluster)) return new Cluster(source.cluster, source.options);
   const options = source as RedisOptions;
   // Without it ioredis keeps writing to a demoted primary until Sentinel turns it into a replica.
-  if (options.sentinels !== undefined) return new Redis({ failoverDetector: true, ...options });
-  return new Redis(options);
+  if (options.sentinels !== undefined) return new Redis({ ...OWNED_CLIENT_OPTIONS, failoverDetector: true, ...options });
+  return new Redis({ ...OWNED_CLIENT_OPTIONS, ...options });
 }
+
+/**
+ * Closing a client whose server went away otherwise leaves ioredis' 2 s
+ * graceful-close timer holding the process open.
+ */
+const OWNED_CLIENT_OPTIONS = { disconnectTimeout: 100 } as const;
 
 function borrowedConnection(client: DataClient): Connection {
   let connection = borrowed.get(client);

@@ -9,6 +9,8 @@
  * and keeps one lock in one slot whatever characters its name holds.
  */
 export interface LockKeys {
+  /** The lock's name, for messages. */
+  readonly name: string;
   /** The hash that records the holders of the lock. */
   readonly state: string;
   /** The fencing counter; it outlives the state by the fence retention. */
@@ -23,7 +25,7 @@ export interface LockKeys {
  */
 export function lockKeys(prefix: string, name: string, db: number, clientKeyPrefix = ''): LockKeys {
   const state = `${prefix === '' ? '' : `${escapeKeyPart(prefix)}:`}lock:{${escapeKeyPart(name)}}`;
-  return { state, fence: `${state}:fence`, channel: keyspaceChannel(db, clientKeyPrefix + state) };
+  return { name, state, fence: `${state}:fence`, channel: keyspaceChannel(db, clientKeyPrefix + state) };
 }
 
 export function keyspaceChannel(db: number, key: string): string {

@@ -108,7 +108,7 @@ export class LockScripts {
       if (error instanceof Error && /WRONGTYPE|YADLSTATE/.test(error.message)) {
         throw new LockError(
           `the key ${keys.state} holds a value yadl did not write (${error.message}); refusing to touch it`,
-          undefined,
+          keys.name,
           { cause: error },
         );
       }
@@ -122,5 +122,5 @@ function flag(wake: WakeChannel): string {
 }
 
 function unexpected(keys: LockKeys, script: string, reply: unknown): LockError {
-  return new LockError(`unexpected reply from the ${script} script for ${keys.state}: ${JSON.stringify(reply)}`);
+  return new LockError(`unexpected reply from the ${script} script for ${keys.state}: ${JSON.stringify(reply)}`, keys.name);
 }
