@@ -1,0 +1,136 @@
+import type { Subscription } from 'rxjs';
+import * as yadl from '../../src/index';
+import { lock$, RedisLock, type LockOptions } from '../../src/index';
+import { lockKeys } from '../../src/redis/keys';
+import type { AdapterOptions, ContenderSpec, Held, LockAdapter } from './types';
+
+/** yadl takes a URL, so that it opens (and shares) its own connections, named for CLIENT LIST. */
+export function namedUrl(url: string, connectionName: string): string {
+  const parsed = new URL(url);
+  parsed.searchParams.set('connectionName', connectionName);
+  return parsed.toString();
+}
+
+class Lock$Adapter implements LockAdapter {
+  private readonly redis: string;
+
+  constructor(private readonly options: AdapterOptions) {
+    this.redis = namedUrl(options.url, options.connectionName);
+  }
+
+  acquire(name: string, signal?: AbortSignal): Promise<Held> {
+    return new Promise<Held>((resolve, reject) => {
+      // lock$ emits asynchronously, once Redis answered: `subscription` is set by then.
+      const subscription: Subscription = lock$(name, this.lockOptions(signal)).subscribe({
+        next: () =>
+          resolve({
+            // lock$ releases on unsubscribe, in the background.
+            release: () => Promise.resolve(subscription.unsubscribe()),
+          }),
+        // After the hold, an error (a lost lease) ends the subscription; the benchmark has nothing to do.
+        error: (error: unknown) => reject(error instanceof Error ? error : new Error(String(error))),
+      });
+    });
+  }
+
+  /** A bare subscription: what a reactive caller keeps per waiter. */
+  enqueue(name: string, onHeld: (held: Held) => void): void {
+    const subscription: Subscription = lock$(name, this.lockOptions()).subscribe({
+      next: () => onHeld({ release: () => Promise.resolve(subscription.unsubscribe()) }),
+      error: () => undefined,
+    });
+  }
+
+  private lockOptions(signal?: AbortSignal): LockOptions {
+    const { prefix, leaseMs } = this.options;
+    return { redis: this.redis, prefix, ...(signal === undefined ? {} : { signal }), ...(leaseMs === undefined ? {} : { lease: leaseMs }) };
+  }
+
+  close(): Promise<void> {
+    // yadl closes the connections it opened from the URL after 1 s idle.
+    return Promise.resolve();
+  }
+}
+
+type LockClass = new (name: string, options: { redis: string; prefix: string; lease?: number }) => RedisLock;
+
+class FacadeAdapter implements LockAdapter {
+  private readonly redis: string;
+
+  constructor(
+    private readonly options: AdapterOptions,
+    private readonly Lock: LockClass = RedisLock,
+  ) {
+    this.redis = namedUrl(options.url, options.connectionName);
+  }
+
+  async acquire(name: string, signal?: AbortSignal): Promise<Held> {
+    const lock = this.lock(name);
+    if (!(await lock.acquire(signal === undefined ? {} : { signal }))) throw new Error(`RedisLock ${name}: acquire returned false`);
+    return { release: () => lock.release() };
+  }
+
+  /** A RedisLock and its acquire promise: what a promise caller keeps per waiter. */
+  enqueue(name: string, onHeld: (held: Held) => void): void {
+    const lock = this.lock(name);
+    lock.acquire().then(
+      () => onHeld({ release: () => lock.release() }),
+      () => undefined,
+    );
+  }
+
+  private lock(name: string): RedisLock {
+    const { prefix, leaseMs } = this.options;
+    return new this.Lock(name, { redis: this.redis, prefix, ...(leaseMs === undefined ? {} : { lease: leaseMs }) });
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+const yadlKey = (prefix: string, name: string): string => lockKeys(prefix, name, 0).state;
+
+export const yadlContenders: readonly ContenderSpec[] = [
+  {
+    id: 'yadl-lock',
+    label: 'yadl lock$',
+    family: 'yadl',
+    packageName: 'yadl',
+    settings: 'defaults (renewed lease 30 s; scenario 4: lease 1000 ms); redis given as URL; released by unsubscribe',
+    polling: false,
+    inProcess: false,
+    aggressive: false,
+    create: (options) => Promise.resolve(new Lock$Adapter(options)),
+    key: yadlKey,
+  },
+  {
+    id: 'yadl-facade',
+    label: 'yadl RedisLock',
+    family: 'yadl',
+    packageName: 'yadl',
+    settings: 'defaults (renewed lease 30 s); redis given as URL; a new RedisLock per acquire; release() awaited',
+    polling: false,
+    inProcess: false,
+    aggressive: false,
+    create: (options) => Promise.resolve(new FacadeAdapter(options)),
+    key: yadlKey,
+  },
+  {
+    id: 'yadl-rw',
+    label: 'yadl RedisReadLock + RedisWriteLock',
+    family: 'yadl',
+    packageName: 'yadl',
+    settings: 'defaults; readers RedisReadLock, writers RedisWriteLock (an exclusive acquire here is a write lock)',
+    polling: false,
+    inProcess: false,
+    aggressive: false,
+    create: (options) => {
+      // Looked up at run time: the read/write classes are newer than this harness.
+      const write = (yadl as unknown as Record<string, unknown>).RedisWriteLock;
+      if (typeof write !== 'function') return Promise.reject(new Error('RedisWriteLock is not available'));
+      return Promise.resolve(new FacadeAdapter(options, write as LockClass));
+    },
+    key: yadlKey,
+  },
+];

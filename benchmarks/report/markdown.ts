@@ -1,0 +1,183 @@
+import type { MetricDef } from '../scenarios/types';
+import { formatMs, formatRatio, formatValue, unitSuffix } from './format';
+import type { BenchResults, ContenderResult, ScenarioResult, TargetResult } from './results';
+
+const YADL_FIRST = (a: ContenderResult, b: ContenderResult): number =>
+  Number(b.family === 'yadl') - Number(a.family === 'yadl');
+
+function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const line = (cells: readonly string[]): string => `| ${cells.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+function metricHeader(metric: MetricDef): string {
+  const arrow = metric.better === 'lower' ? ' ↓' : metric.better === 'higher' ? ' ↑' : '';
+  const unit = unitSuffix(metric.unit) === '' || metric.label.endsWith(metric.unit) ? '' : ` (${metric.unit})`;
+  return `${metric.label}${unit}${arrow}`;
+}
+
+function verdict(t: TargetResult): string {
+  return t.pass === null ? 'n/a' : t.pass ? '**PASS**' : '**MISS**';
+}
+
+function targetValue(t: TargetResult): string {
+  if (t.value === null) return 'n/a';
+  if (t.unit.startsWith('×')) return `${formatRatio(t.value)} ${t.unit.slice(1).trim()}`;
+  if (t.unit === 'ms') return `${formatMs(t.value)} ms`;
+  if (t.unit === 'connections') return `${Math.round(t.value)} ${t.unit}`;
+  return `${formatValue(t.value, t.unit === 'B' ? 'B' : 'cmd')} ${t.unit}`;
+}
+
+function limitText(t: TargetResult): string {
+  const limit = t.unit.startsWith('×') ? `${t.limit}×` : t.unit === 'B' ? `${t.limit} B` : `${t.limit} ${t.unit}`;
+  return `${t.comparison} ${limit}`;
+}
+
+function targetsSection(results: BenchResults): string {
+  if (results.targets.length === 0) return '_No target was evaluated in this run._';
+  return table(
+    ['target', 'yadl', 'measured', 'limit', 'result', 'margin', 'from'],
+    results.targets.map((t) => [t.target, t.contender, targetValue(t), limitText(t), verdict(t), t.margin, t.detail]),
+  );
+}
+
+function ratioTable(scenario: ScenarioResult): string {
+  const metric = scenario.metrics.find((m) => m.key === scenario.headline);
+  if (metric === undefined) return '';
+  const yadl = scenario.contenders.filter((c) => c.family === 'yadl');
+  const others = scenario.contenders.filter((c) => c.family !== 'yadl');
+  if (yadl.length === 0 || others.length === 0) return '';
+  const value = (c: ContenderResult): number | null => c.median[metric.key] ?? null;
+  const rows = others.map((other) => [
+    other.label,
+    formatValue(value(other), metric.unit),
+    ...yadl.map((y) => {
+      const a = value(y);
+      const b = value(other);
+      return a !== null && b !== null && b !== 0 ? formatRatio(a / b) : 'n/a';
+    }),
+  ]);
+  const better = metric.better === 'lower' ? 'below 1× means yadl is faster' : 'above 1× means yadl is faster';
+  return `Ratios on ${metric.label} (yadl ÷ other; ${better}):\n\n${table(['other', metric.label, ...yadl.map((y) => `${y.label} ÷ other`)], rows)}`;
+}
+
+/** One line per scenario: the first yadl row's headline against the floors and the peers at their defaults. */
+function headlines(results: BenchResults): string {
+  const lines: string[] = [];
+  for (const scenario of results.scenarios) {
+    const metric = scenario.metrics.find((m) => m.key === scenario.headline);
+    const yadl = scenario.contenders.find((c) => c.family === 'yadl');
+    const mine = yadl?.median[scenario.headline] ?? null;
+    if (metric === undefined || yadl === undefined || mine === null || scenario.skipped !== undefined) continue;
+    const compared = scenario.contenders
+      .filter((c) => c.family === 'floor' || (c.family === 'peer' && !c.aggressive))
+      .map((c) => {
+        const theirs = c.median[scenario.headline] ?? null;
+        return theirs === null || theirs === 0
+          ? null
+          : `${formatRatio(mine / theirs)} ${c.label} (${formatValue(theirs, metric.unit)}${unitSuffix(metric.unit)})`;
+      })
+      .filter((x): x is string => x !== null);
+    lines.push(
+      `- **${scenario.id} ${scenario.title}**, ${metric.label}: ${yadl.label} ${formatValue(mine, metric.unit)}${unitSuffix(metric.unit)}` +
+        (compared.length > 0 ? `; that is ${compared.join(', ')}` : ''),
+    );
+  }
+  return lines.length === 0 ? '' : `## Headline ratios\n\nyadl ÷ other on each scenario's main metric (the others at their default settings):\n\n${lines.join('\n')}`;
+}
+
+function scenarioSection(scenario: ScenarioResult, charts: ReadonlyMap<string, string>): string {
+  const parts = [`## ${scenario.id}. ${scenario.title}`, scenario.description];
+  if (scenario.skipped !== undefined) {
+    parts.push(`**${scenario.skipped}**`);
+    return parts.join('\n\n');
+  }
+  const contenders = [...scenario.contenders].sort(YADL_FIRST);
+  parts.push(
+    table(
+      ['contender', ...scenario.metrics.map(metricHeader), 'reps'],
+      contenders.map((c) => {
+        const ok = c.reps.filter((r) => !('error' in r)).length;
+        const errors = c.reps.filter((r): r is { error: string } => 'error' in r);
+        return [
+          c.label,
+          ...scenario.metrics.map((m) => formatValue(c.median[m.key], m.unit)),
+          errors.length === 0 ? String(ok) : `${ok} (${errors.length} failed: ${errors[0]?.error.split('\n')[0] ?? ''})`,
+        ];
+      }),
+    ),
+  );
+  const chart = charts.get(scenario.id);
+  if (chart !== undefined) parts.push(`![${scenario.title}](${chart})`);
+  const ratios = ratioTable(scenario);
+  if (ratios !== '') parts.push(ratios);
+  return parts.join('\n\n');
+}
+
+const load = (values: readonly number[]): string => values.map((v) => v.toFixed(2)).join(' / ');
+
+function machineSection(results: BenchResults): string {
+  const m = results.machine;
+  const clock =
+    results.clock === null
+      ? 'not checked'
+      : `largest offset between processes ${formatMs(results.clock.maxOffsetMs)} ms (probe round trip ${formatMs(results.clock.rttMs)} ms)`;
+  return table(
+    ['', ''],
+    [
+      ['CPU', `${m.cpu}, ${m.cores} cores`],
+      ['memory', `${m.memoryGiB} GiB`],
+      ['OS', m.os],
+      ['load average', `${load(m.loadAverage.start)} at the start, ${load(m.loadAverage.end)} at the end (1/5/15 min)`],
+      ['Node.js', m.node],
+      ['Redis', `${m.redis} (hz ${m.redisHz}), ${m.redisSource}; notify-keyspace-events "${m.notifyKeyspaceEvents}" for every contender`],
+      ['yadl', `${m.packages.yadl ?? '?'} at ${m.yadlCommit}`],
+      ['packages', Object.entries(m.packages).filter(([n]) => n !== 'yadl').map(([n, v]) => `${n} ${v}`).join(', ')],
+      ['shared clock', clock],
+    ],
+  );
+}
+
+function settingsSection(results: BenchResults): string {
+  const t = results.timing;
+  const runs = table(
+    ['contender', 'package', 'settings'],
+    results.contenders.map((c) => [c.label, `${c.packageName} ${c.version}`, c.settings]),
+  );
+  const timing =
+    `Mode: ${results.mode}; ${t.reps} repetition(s) of every run, medians shown; total ${Math.round(results.durationS)} s. ` +
+    `Durations per run: uncontended ${t.uncontendedMs} ms, contended ${t.contendedMs} ms, ping-pong ${t.pingPongMs} ms, ` +
+    `idle waiters ${t.idleWaiters} (settle ${t.idleSettleMs} ms, window ${t.idleWindowMs} ms), expiry ${t.expiryNames} names ` +
+    `per killed holder (lease ${t.expiryLeaseMs} ms), many names ${t.manyNames} for ${t.manyNamesMs} ms, scale ${t.scaleWaiters} ` +
+    `waiters on ${t.scaleNames} names (settle ${t.scaleSettleMs} ms).`;
+  return `${timing}\n\n${runs}`;
+}
+
+/** The whole report, in Markdown; `charts` maps scenario id to the chart file name. */
+export function renderMarkdown(results: BenchResults, charts: ReadonlyMap<string, string>): string {
+  const passed = results.targets.filter((t) => t.pass === true).length;
+  const missed = results.targets.filter((t) => t.pass === false).length;
+  return [
+    '# yadl benchmark report',
+    `Generated ${results.generatedAt} by \`npm run bench\`${results.mode === 'full' ? '' : ` (${results.mode})`}. ` +
+      'Every contender ran against the same private Redis server in the same run; ratios compare numbers from this run only. ' +
+      'Raw numbers: [results.json](results.json).',
+    `## Targets (issue 4): ${passed} passed, ${missed} missed`,
+    targetsSection(results),
+    headlines(results),
+    '## Machine',
+    machineSection(results),
+    '## Contenders and settings',
+    settingsSection(results),
+    ...results.scenarios.map((s) => scenarioSection(s, charts)),
+    '## Method notes',
+    [
+      '- Workers are Node.js child processes running TypeScript through tsx, kept for the whole run (spawned once); yadl runs from src/ as tsx compiles it.',
+      '- Each repetition runs the contenders in a rotated order, so that none always runs first or last.',
+      '- Timestamps that cross processes use performance.timeOrigin + performance.now(); the shared-clock line above says how well the processes agree.',
+      '- INFO commandstats counts the commands run inside Lua scripts too; "cmds sent" counts what the ioredis clients wrote.',
+      '- A failed repetition is listed in its row; medians use the repetitions that succeeded.',
+    ].join('\n'),
+    '',
+  ].join('\n\n');
+}

@@ -1,0 +1,82 @@
+import type { Family } from '../contenders/types';
+import type { Metrics, MetricDef, Timing } from '../scenarios/types';
+
+export interface ContenderResult {
+  id: string;
+  label: string;
+  family: Family;
+  /** A peer's aggressive-retry row. */
+  aggressive: boolean;
+  settings: string;
+  /** One entry per repetition; an error message where the run failed. */
+  reps: (Metrics | { error: string })[];
+  /** Per repetition, what the scenario noted besides its metrics. */
+  details: Record<string, unknown>[];
+  /** Median over the repetitions that succeeded, per metric. */
+  median: Metrics;
+}
+
+export interface ScenarioResult {
+  id: string;
+  title: string;
+  description: string;
+  metrics: readonly MetricDef[];
+  headline: string;
+  logChart: boolean;
+  /** Why the scenario did not run. */
+  skipped?: string;
+  contenders: ContenderResult[];
+}
+
+export interface TargetResult {
+  /** The wording. */
+  target: string;
+  scenario: string;
+  contender: string;
+  /** The measured quantity (a ratio for relative targets). */
+  value: number | null;
+  unit: string;
+  comparison: '<=' | '>=' | '<';
+  limit: number;
+  /** null: not measured in this run. */
+  pass: boolean | null;
+  /** By how much it passed or missed. */
+  margin: string;
+  /** What the value was computed from. */
+  detail: string;
+}
+
+export interface Machine {
+  cpu: string;
+  cores: number;
+  memoryGiB: number;
+  os: string;
+  /** 1/5/15-minute load averages when the run started and ended: other work on the machine skews everything. */
+  loadAverage: { start: number[]; end: number[] };
+  node: string;
+  redis: string;
+  redisHz: string;
+  redisSource: string;
+  notifyKeyspaceEvents: string;
+  packages: Record<string, string>;
+  yadlCommit: string;
+}
+
+export interface ClockCheck {
+  /** Largest |offset| between the orchestrator's shared clock and a worker's, ms. */
+  maxOffsetMs: number;
+  /** Round trip of the probe that estimated it, ms (the offset's uncertainty is half of it). */
+  rttMs: number;
+}
+
+export interface BenchResults {
+  generatedAt: string;
+  mode: 'full' | 'quick' | 'custom';
+  durationS: number;
+  timing: Timing;
+  machine: Machine;
+  clock: ClockCheck | null;
+  contenders: { id: string; label: string; family: Family; packageName: string; version: string; settings: string }[];
+  scenarios: ScenarioResult[];
+  targets: TargetResult[];
+}

@@ -1,0 +1,206 @@
+import type { ContenderResult, ScenarioResult, TargetResult } from './results';
+
+const YADL = ['yadl-lock', 'yadl-facade'] as const;
+/** The polling peers at their default settings. */
+const DEFAULT_PEERS = ['redlock', 'sesame', 'redis-semaphore'] as const;
+
+type Lookup = (scenario: string, contender: string, metric: string) => number | null;
+
+function lookupIn(scenarios: readonly ScenarioResult[]): Lookup {
+  return (scenario, contender, metric) => {
+    const s = scenarios.find((x) => x.id === scenario);
+    const c: ContenderResult | undefined = s?.contenders.find((x) => x.id === contender);
+    const value = c?.median[metric];
+    return typeof value === 'number' && Number.isFinite(value) ? value : null;
+  };
+}
+
+const pct = (x: number): string => `${(x * 100).toFixed(x < 0.1 ? 1 : 0)}%`;
+const times = (x: number): string => `${x >= 10 ? x.toFixed(0) : x.toFixed(2)}×`;
+
+/** How far from the limit, in words. */
+export function margin(value: number | null, comparison: TargetResult['comparison'], limit: number): string {
+  if (value === null) return 'not measured';
+  if (limit === 0) return '';
+  const r = value / limit;
+  if (comparison === '>=') return r >= 1 ? `${pct(r - 1)} above the minimum` : `${pct(1 - r)} short (${times(r)} of the minimum)`;
+  return r <= 1 ? `${pct(1 - r)} under the limit` : `${times(r)} the limit (${pct(r - 1)} over)`;
+}
+
+function verdict(value: number | null, comparison: TargetResult['comparison'], limit: number): boolean | null {
+  if (value === null) return null;
+  if (comparison === '<=') return value <= limit;
+  if (comparison === '<') return value < limit;
+  return value >= limit;
+}
+
+function make(
+  base: Omit<TargetResult, 'pass' | 'margin'>,
+): TargetResult {
+  return { ...base, pass: verdict(base.value, base.comparison, base.limit), margin: margin(base.value, base.comparison, base.limit) };
+}
+
+const fmt = (x: number | null, digits = 3): string => (x === null ? 'n/a' : `${x.toPrecision(digits)} ms`);
+
+/** The issue's targets, evaluated on the medians of this run (only where the scenario ran). */
+export function evaluateTargets(scenarios: readonly ScenarioResult[]): TargetResult[] {
+  const get = lookupIn(scenarios);
+  const ran = (id: string): boolean => scenarios.some((s) => s.id === id && s.skipped === undefined && s.contenders.length > 0);
+  const targets: TargetResult[] = [];
+  const has = (scenario: string, contender: string): boolean =>
+    scenarios.some((s) => s.id === scenario && s.contenders.some((c) => c.id === contender));
+
+  for (const [scenario, metric, what] of [
+    ['s2b', 'handoffP50', 'ping-pong handoff'],
+    ['s2', 'handoffP50', 'waiter handoff (4 processes)'],
+  ] as const) {
+    if (!ran(scenario)) continue;
+    for (const yadl of YADL.filter((y) => has(scenario, y))) {
+      const mine = get(scenario, yadl, metric);
+      const floor = get(scenario, 'raw-notified', metric);
+      targets.push(
+        make({
+          target: `${what}: p50 ≤ 1.5 × the notified raw lock's`,
+          scenario,
+          contender: yadl,
+          value: mine !== null && floor !== null ? mine / floor : null,
+          unit: '× floor',
+          comparison: '<=',
+          limit: 1.5,
+          detail: `yadl ${fmt(mine)} vs floor ${fmt(floor)}`,
+        }),
+      );
+      const peers = DEFAULT_PEERS.filter((p) => has(scenario, p)).map((p) => ({ p, v: get(scenario, p, metric) }));
+      const measured = peers.filter((x): x is { p: (typeof DEFAULT_PEERS)[number]; v: number } => x.v !== null);
+      const closest = measured.sort((a, b) => a.v - b.v)[0];
+      const missing = peers.filter((x) => x.v === null).map((x) => x.p);
+      if (peers.length > 0) {
+        targets.push(
+          make({
+            target: `${what}: p50 ≥ 5× lower than every polling peer at defaults`,
+            scenario,
+            contender: yadl,
+            value: mine !== null && closest !== undefined && missing.length === 0 ? closest.v / mine : null,
+            unit: '× lower',
+            comparison: '>=',
+            limit: 5,
+            detail:
+              closest === undefined
+                ? 'no peer measured'
+                : `closest peer ${closest.p} ${fmt(closest.v)} vs yadl ${fmt(mine)}` +
+                  (missing.length > 0 ? `; no handoffs measured for ${missing.join(', ')}` : '') +
+                  (scenario === 's2' ? "; a poller's handoffs here are only its retries that landed just after a release" : ''),
+          }),
+        );
+      }
+    }
+  }
+
+  if (ran('s3')) {
+    for (const yadl of YADL.filter((y) => has('s3', y))) {
+      targets.push(
+        make({
+          target: 'idle waiters: < 1 Redis command/s for all 50 together while the lock is held',
+          scenario: 's3',
+          contender: yadl,
+          value: get('s3', yadl, 'cmdPerSec'),
+          unit: 'cmd/s',
+          comparison: '<',
+          limit: 1,
+          detail: `INFO commandstats; commands sent by the clients: ${get('s3', yadl, 'sentPerSec')?.toFixed(2) ?? 'n/a'}/s`,
+        }),
+        make({
+          target: 'idle waiters: all 50 served one after another < 20 ms after the release',
+          scenario: 's3',
+          contender: yadl,
+          value: get('s3', yadl, 'allMs'),
+          unit: 'ms',
+          comparison: '<',
+          limit: 20,
+          detail: `first served after ${fmt(get('s3', yadl, 'firstMs'))}`,
+        }),
+      );
+    }
+  }
+
+  if (ran('s4') && has('s4', 'yadl-lock')) {
+    targets.push(
+      make({
+        target: 'expiry handoff: next holder acquires ≤ 10 ms (p50) after the lease ends',
+        scenario: 's4',
+        contender: 'yadl-lock',
+        value: get('s4', 'yadl-lock', 'p50'),
+        unit: 'ms',
+        comparison: '<=',
+        limit: 10,
+        detail: `max ${fmt(get('s4', 'yadl-lock', 'max'))}`,
+      }),
+    );
+  }
+
+  if (ran('s1')) {
+    for (const yadl of YADL.filter((y) => has('s1', y))) {
+      const mine = get('s1', yadl, 'p50');
+      const floor = get('s1', 'raw', 'p50');
+      targets.push(
+        make({
+          target: 'uncontended acquire + release ≤ 1.25 × the raw SET NX + Lua release floor (pair p50)',
+          scenario: 's1',
+          contender: yadl,
+          value: mine !== null && floor !== null ? mine / floor : null,
+          unit: '× floor',
+          comparison: '<=',
+          limit: 1.25,
+          detail: `yadl ${fmt(mine)} vs floor ${fmt(floor)} per pair`,
+        }),
+      );
+    }
+  }
+
+  if (ran('s5')) {
+    for (const yadl of YADL.filter((y) => has('s5', y))) {
+      const mine = get('s5', yadl, 'locksPerSec');
+      const floor = get('s5', 'raw', 'locksPerSec');
+      targets.push(
+        make({
+          target: "1000 names at once: ≥ 0.8 × the raw floor's locks/s",
+          scenario: 's5',
+          contender: yadl,
+          value: mine !== null && floor !== null ? mine / floor : null,
+          unit: '× floor',
+          comparison: '>=',
+          limit: 0.8,
+          detail: `yadl ${mine?.toFixed(0) ?? 'n/a'} vs floor ${floor?.toFixed(0) ?? 'n/a'} locks/s`,
+        }),
+      );
+    }
+  }
+
+  if (ran('s7')) {
+    for (const yadl of YADL.filter((y) => has('s7', y))) {
+      targets.push(
+        make({
+          target: '10 000 waiters: ≤ 2 Redis connections',
+          scenario: 's7',
+          contender: yadl,
+          value: get('s7', yadl, 'connections'),
+          unit: 'connections',
+          comparison: '<=',
+          limit: 2,
+          detail: 'CLIENT LIST entries named for the waiting process',
+        }),
+        make({
+          target: '10 000 waiters: < 3 KB of memory per waiter',
+          scenario: 's7',
+          contender: yadl,
+          value: get('s7', yadl, 'bytesPerWaiter'),
+          unit: 'B',
+          comparison: '<',
+          limit: 3072,
+          detail: `heapUsed after GC; async-mutex floor ${get('s7', 'async-mutex', 'bytesPerWaiter')?.toFixed(0) ?? 'n/a'} B`,
+        }),
+      );
+    }
+  }
+  return targets;
+}

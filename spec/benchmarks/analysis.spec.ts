@@ -1,0 +1,124 @@
+/** The harness's pure parts: how handoffs are told apart, statistics, targets, the mailbox, charts. */
+import { describe, expect, it } from 'vitest';
+import type { ContenderResult, ScenarioResult } from '../../benchmarks/report/results';
+import { barChartSvg } from '../../benchmarks/report/svg';
+import { evaluateTargets, margin } from '../../benchmarks/report/targets';
+import { analyzeHandoffs } from '../../benchmarks/scenarios/handoffs';
+import { Mailbox, PARENT } from '../../benchmarks/support/ipc';
+import { median, percentile, summarize } from '../../benchmarks/support/stats';
+
+describe('analyzeHandoffs', () => {
+  it('counts a handoff only to a different worker that was already waiting, and keeps re-takes apart', () => {
+    // [waitStart, acquiredAt, releasedAt] per acquisition.
+    const worker0 = [0, 1, 2, /* re-take: */ 2, 3, 4, /* after worker 1, waited since 5: */ 5, 12, 13];
+    const worker1 = [/* waited since 1: */ 1, 5, 6, /* started after the release at 6, past `until`: */ 13.5, 14, 15];
+    const handoffs = analyzeHandoffs([worker0, worker1], 12);
+    expect(handoffs.acquisitions).toBe(4);
+    expect(handoffs.perWorker).toEqual([3, 1]);
+    expect(handoffs.selfRetakes).toBe(1);
+    // 4 -> 5 (worker 1 waited since 1) and 6 -> 12 (worker 0 waited since 5).
+    expect(handoffs.delays).toEqual([1, 6]);
+    expect(handoffs.freeGrabs).toBe(0);
+  });
+
+  it('calls an acquisition by a worker that came after the release a free grab', () => {
+    const handoffs = analyzeHandoffs([[0, 1, 2], [3, 4, 5]], 100);
+    expect(handoffs.delays).toEqual([]);
+    expect(handoffs.freeGrabs).toBe(1);
+  });
+});
+
+describe('statistics', () => {
+  it('takes nearest-rank percentiles and medians of the finite values', () => {
+    const sorted = Array.from({ length: 100 }, (_, i) => i + 1);
+    expect(percentile(sorted, 50)).toBe(50);
+    expect(percentile(sorted, 99)).toBe(99);
+    expect(percentile([], 50)).toBeNull();
+    expect(median([3, null, 1, Number.NaN, 2])).toBe(2);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+    expect(median([null, undefined])).toBeNull();
+    expect(summarize([5, 1, 3])).toMatchObject({ n: 3, p50: 3, max: 5, mean: 3 });
+  });
+});
+
+function scenario(id: string, rows: Record<string, Record<string, number | null>>): ScenarioResult {
+  const contenders: ContenderResult[] = Object.entries(rows).map(([cid, median]) => ({
+    id: cid,
+    label: cid,
+    family: cid.startsWith('yadl') ? 'yadl' : cid.startsWith('raw') ? 'floor' : 'peer',
+    aggressive: false,
+    settings: '',
+    reps: [median],
+    details: [{}],
+    median,
+  }));
+  return { id, title: id, description: '', metrics: [], headline: '', logChart: false, contenders };
+}
+
+describe('targets', () => {
+  it('judges relative targets on ratios of the same run and says by how much', () => {
+    const targets = evaluateTargets([
+      scenario('s2b', {
+        'yadl-lock': { handoffP50: 0.9 },
+        'raw-notified': { handoffP50: 0.5 },
+        redlock: { handoffP50: 200 },
+        sesame: { handoffP50: 180 },
+        'redis-semaphore': { handoffP50: 4 },
+      }),
+      scenario('s1', { 'yadl-lock': { p50: 0.1 }, raw: { p50: 0.1 } }),
+    ]);
+    const floor = targets.find((t) => t.scenario === 's2b' && t.target.includes('notified'));
+    expect(floor?.value).toBeCloseTo(1.8);
+    expect(floor?.pass).toBe(false);
+    expect(floor?.margin).toBe('1.20× the limit (20% over)');
+    const peers = targets.find((t) => t.scenario === 's2b' && t.target.includes('polling peer'));
+    expect(peers?.value).toBeCloseTo(4 / 0.9);
+    expect(peers?.pass).toBe(false);
+    expect(peers?.detail).toContain('redis-semaphore');
+    const uncontended = targets.find((t) => t.scenario === 's1');
+    expect(uncontended?.pass).toBe(true);
+    expect(targets.some((t) => t.scenario === 's3')).toBe(false);
+  });
+
+  it('leaves a target unjudged when a number is missing', () => {
+    const [target] = evaluateTargets([scenario('s4', { 'yadl-lock': { p50: null } })]);
+    expect(target?.pass).toBeNull();
+    expect(margin(null, '<=', 10)).toBe('not measured');
+    expect(margin(12, '>=', 10)).toBe('20% above the minimum');
+  });
+});
+
+describe('Mailbox', () => {
+  it('delivers mail sent before or after the wait, in order, and times out', async () => {
+    const box = new Mailbox();
+    box.deliver(1, 'go', 'first');
+    await expect(box.receive(1, 'go')).resolves.toBe('first');
+    const later = box.receive(1, 'go');
+    box.deliver(1, 'go', 'second');
+    box.deliver(1, 'go', 'third');
+    await expect(later).resolves.toBe('second');
+    await expect(box.receive(1, 'go')).resolves.toBe('third');
+    await expect(box.receive(2, 'go', 20)).rejects.toThrow(/worker 2/);
+    await expect(box.receive(PARENT, 'never', 20)).rejects.toThrow(/no 'never' mail for the orchestrator/);
+  });
+});
+
+describe('barChartSvg', () => {
+  it('draws one bar per contender, escapes labels and shows missing values', () => {
+    const svg = barChartSvg({
+      title: 'a <b> & c',
+      caption: 'ms',
+      unit: 'ms',
+      log: true,
+      bars: [
+        { label: 'yadl', value: 0.5, family: 'yadl' },
+        { label: 'redlock', value: 200, family: 'peer' },
+        { label: 'none', value: null, family: 'floor' },
+      ],
+      format: (v) => v.toString(),
+    });
+    expect(svg).toContain('a &lt;b&gt; &amp; c');
+    expect(svg.match(/<rect x="290"/g)).toHaveLength(2);
+    expect(svg).toContain('>n/a<');
+  });
+});
