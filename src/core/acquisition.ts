@@ -1,20 +1,15 @@
-import { randomBytes } from 'node:crypto';
 import type { Subscriber as Observer } from 'rxjs';
-import {
-  LockError,
-  LockLostError,
-  LockTimeoutError,
-  RedisUnavailableError,
-  ReplicationError,
-  type LockLostReason,
-} from '../errors';
+import { LockError, LockLostError, LockTimeoutError, RedisUnavailableError, ReplicationError } from '../errors';
+import type { LockLostReason } from '../errors';
 import type { Connection } from '../redis/connection';
 import { openConnection } from '../redis/connection';
-import { lockKeys, type LockKeys } from '../redis/keys';
 import { isConnectionProblem, withDeadline } from '../redis/deadline';
+import { lockKeys, type LockKeys } from '../redis/keys';
 import type { AcquireReply, ReleaseReply, ScriptMode } from '../redis/lock-scripts';
+import { HoldKeeper } from './hold-keeper';
 import type { Lease } from './lease';
 import type { LockSettings } from './options';
+import { ownerToken } from './owner-token';
 import { existingWaitQueue, waitQueue, type AttemptOutcome, type QueuedWaiter, type WaitQueue } from './wait-queue';
 
 const GONE: AttemptOutcome = { kind: 'gone' };
@@ -32,17 +27,24 @@ const acquisitions = new WeakMap<Lease, Acquisition>();
 export function releaseLease(lease: Lease): Promise<ReleaseReply> {
   const acquisition = acquisitions.get(lease);
   if (acquisition === undefined) throw new TypeError('not a lease issued by yadl');
-  return acquisition.releaseWithin();
+  return acquisition.release();
 }
 
 /**
- * One subscription to `lock$`: one owner token that tries, waits, holds,
- * keeps its hold alive and releases it.
+ * One subscription to `lock$`: one owner token that tries, waits, holds
+ * (a HoldKeeper keeps the hold alive) and releases.
  */
 export class Acquisition implements QueuedWaiter {
   readonly shared: boolean;
   private readonly scriptMode: ScriptMode;
+  private readonly token = ownerToken();
   private phase: 'waiting' | 'held' | 'closed' = 'waiting';
+  private connection: Connection | undefined;
+  private keys: LockKeys | undefined;
+  private queue: WaitQueue | undefined;
+  private keeper: HoldKeeper | undefined;
+  private controller: AbortController | undefined;
+  private releasing: Promise<ReleaseReply> | undefined;
   /** A writer that left its mark for readers to queue behind (see acquire-2.lua). */
   private queued = false;
   private withdrawing: Promise<unknown> | undefined;
@@ -50,22 +52,13 @@ export class Acquisition implements QueuedWaiter {
   private uncertain = false;
   /** performance.now() of the first unanswered attempt since the last answer. */
   private unreachableSince: number | undefined;
-  /** performance.now() when the attempt in flight was sent. */
-  private awaitingSince: number | undefined;
-  private readonly token = randomBytes(16).toString('hex');
-  private connection: Connection | undefined;
-  private keys: LockKeys | undefined;
-  private queue: WaitQueue | undefined;
-  private controller: AbortController | undefined;
-  private releasing: Promise<ReleaseReply> | undefined;
-  /** Redis commands in flight; the connection is let go when none is left after close. */
+  private attemptInFlight = false;
+  /** Settles once the attempt in flight has been handled (a late mark withdrawn, a late hold released). */
+  private attemptHandled: Promise<unknown> = Promise.resolve();
+  /** Redis commands in flight (and not yet past redisTimeout); the connection is let go when none is left after close. */
   private pending = 0;
   private connectionReleased = false;
   private timeoutTimer: NodeJS.Timeout | undefined;
-  private renewTimer: NodeJS.Timeout | undefined;
-  private expiryTimer: NodeJS.Timeout | undefined;
-  /** performance.now() by which the hold has surely ended in Redis. */
-  private expiresAt = 0;
 
   constructor(
     private readonly settings: LockSettings,
@@ -96,63 +89,72 @@ export class Acquisition implements QueuedWaiter {
     const wasHeld = this.phase === 'held';
     this.phase = 'closed';
     clearTimeout(this.timeoutTimer);
-    this.stopHolding();
+    this.keeper?.stop();
     this.settings.signal?.removeEventListener('abort', this.onAbort);
     this.queue?.leave(this);
     this.queue = undefined;
     if (this.queued && !wasHeld) this.withdraw();
-    if (this.uncertain && !wasHeld) this.release().catch(ignore);
-    if (wasHeld) {
-      this.controller?.abort(new LockError(`lock '${this.settings.name}' was released`, this.settings.name));
-      this.release().catch(() => undefined);
-    }
+    if (wasHeld) this.controller?.abort(releasedReason(this.settings.name));
+    if (wasHeld || this.uncertain) this.release().catch(ignore);
     this.settle();
   }
 
-  /** Sends the release once; later calls get the same answer. */
+  /**
+   * Sends the release once; later calls get the same answer. Waiters of the
+   * same lock in this process are woken as soon as Redis answers.
+   */
   release(): Promise<ReleaseReply> {
     if (this.releasing === undefined) {
-      this.stopHolding();
+      this.keeper?.stop();
       const { connection, keys } = this.ready();
-      this.releasing = this.command(() =>
-        connection.scripts.release(keys, this.token, this.scriptMode, connection.wakeChannel(keys)),
-      );
+      const localQueue = existingWaitQueue(connection.existingSubscriber, keys.channel);
+      const releaseId = localQueue === undefined ? '' : nextReleaseId();
+      const wake = connection.wakeChannel(keys, releaseId);
+      this.releasing = this.command(() => connection.scripts.release(keys, this.token, this.scriptMode, wake));
+      localQueue?.releasing(releaseId, this.releasing);
     }
     return this.releasing;
   }
 
-  releaseWithin(): Promise<ReleaseReply> {
-    return withDeadline(this.release(), this.settings.redisTimeout, () => this.unavailable());
+  /** Redis is out of reach (another waiter found out): stop waiting. */
+  abandon(error: RedisUnavailableError): void {
+    this.fail(error);
   }
 
-  async attempt(): Promise<AttemptOutcome> {
+  attempt(): Promise<AttemptOutcome> {
+    const outcome = this.attemptOnce();
+    this.attemptHandled = outcome.then(ignore, ignore);
+    return outcome;
+  }
+
+  private async attemptOnce(): Promise<AttemptOutcome> {
     if (this.phase !== 'waiting') return GONE;
     const { connection, keys } = this.ready();
-    const { ttl, lease, timeout, redisTimeout } = this.settings;
+    const { ttl, lease, timeout } = this.settings;
     const sentAt = performance.now();
-    this.awaitingSince = sentAt;
     const hold = ttl > 0 ? ttl : lease;
     const sent = this.command(() => connection.scripts.acquire(keys, this.token, this.scriptMode, hold, timeout !== 0));
     let reply: AcquireReply;
+    this.attemptInFlight = true;
     try {
-      reply = await withDeadline(sent, redisTimeout, () => this.unavailable());
+      reply = await sent;
     } catch (error) {
       return this.unanswered(error, sent, sentAt);
     } finally {
-      this.awaitingSince = undefined;
+      this.attemptInFlight = false;
     }
     this.unreachableSince = undefined;
     this.uncertain = false;
     if (this.phase !== 'waiting') {
       // Torn down while the command was in flight: do not leak what it took.
-      if (reply.acquired) this.release().catch(() => undefined);
+      if (reply.acquired) this.release().catch(ignore);
       else if (reply.queued) this.withdraw();
       this.settle();
       return GONE;
     }
     if (!reply.acquired) {
       this.queued ||= reply.queued;
-      return { kind: 'blocked', waitMs: reply.waitMs };
+      return { kind: 'blocked', waitMs: reply.waitMs, behindWriter: reply.behindWriter };
     }
     if (this.settings.replicas > 0 && !(await this.replicated(connection, keys))) return GONE;
     this.hold(reply.fence, sentAt);
@@ -176,9 +178,10 @@ export class Acquisition implements QueuedWaiter {
    * this acquisition is closed, is given back.
    */
   private unanswered(error: unknown, sent: Promise<AcquireReply>, sentAt: number): AttemptOutcome {
-    if (!isConnectionProblem(error) && !(error instanceof RedisUnavailableError)) {
+    const unreachable = isConnectionProblem(error) || error instanceof RedisUnavailableError;
+    if (!unreachable) {
       this.fail(error);
-      return GONE;
+      return { kind: 'gone', error };
     }
     this.uncertain = true;
     sent.then((late) => {
@@ -186,30 +189,36 @@ export class Acquisition implements QueuedWaiter {
     }, ignore);
     this.unreachableSince ??= sentAt;
     const troubledFor = performance.now() - this.unreachableSince;
-    if (this.settings.timeout === 0 || troubledFor >= this.settings.redisTimeout || !isConnectionProblem(error)) {
-      this.fail(error instanceof RedisUnavailableError ? error : this.unavailable(error));
-      return GONE;
+    if (this.settings.timeout === 0 || troubledFor >= this.settings.redisTimeout || error instanceof RedisUnavailableError) {
+      const unavailable = error instanceof RedisUnavailableError ? error : this.unavailable(error, troubledFor);
+      this.fail(unavailable);
+      return { kind: 'gone', error: unavailable };
     }
-    return { kind: 'blocked', waitMs: RETRY_AFTER_TROUBLE_MS };
+    return { kind: 'blocked', waitMs: RETRY_AFTER_TROUBLE_MS, behindWriter: false };
   }
 
-  /** The wait is over: a timeout, unless Redis was the one not answering. */
+  /** The wait is over: a timeout, unless Redis is the one not answering. */
   private timedOut(): void {
     const { name, timeout } = this.settings;
-    const now = performance.now();
-    const silent = this.awaitingSince !== undefined && now - this.awaitingSince >= Math.min(1000, timeout / 2);
-    this.fail(this.unreachableSince !== undefined || silent ? this.unavailable() : new LockTimeoutError(name, timeout));
+    const { connection } = this.ready();
+    const status = connection.client.status;
+    // Still connecting is not unreachable; failing to connect is.
+    const down =
+      status === 'reconnecting' || status === 'end' || status === 'close' || (status !== 'ready' && connection.lastError !== undefined);
+    const unreachable = this.unreachableSince !== undefined || (this.attemptInFlight && down);
+    this.fail(unreachable ? this.unavailable(undefined, timeout) : new LockTimeoutError(name, timeout));
   }
 
-  private unavailable(cause?: unknown): RedisUnavailableError {
+  private unavailable(cause?: unknown, waited = this.settings.redisTimeout): RedisUnavailableError {
     const { connection } = this.ready();
     return new RedisUnavailableError(this.settings.name, connection.server, this.settings.redisTimeout, {
       cause: cause ?? connection.lastError,
+      waited: Math.round(waited),
     });
   }
 
   private async firstAttempt(connection: Connection, keys: LockKeys): Promise<void> {
-    const marker = existingWaitQueue(connection.subscriber, keys.channel)?.marker();
+    const marker = existingWaitQueue(connection.existingSubscriber, keys.channel)?.marker();
     const outcome = await this.attempt();
     if (outcome.kind !== 'blocked') return;
     if (this.settings.timeout === 0) {
@@ -221,88 +230,47 @@ export class Acquisition implements QueuedWaiter {
   }
 
   private hold(fence: number, sentAt: number): void {
-    const { name, prefix, ttl, lease: leaseMs, mode } = this.settings;
+    const { name, prefix, ttl, mode } = this.settings;
+    const { connection, keys } = this.ready();
     this.queued = false;
     clearTimeout(this.timeoutTimer);
     this.queue?.leave(this);
     this.queue = undefined;
     this.phase = 'held';
     this.controller = new AbortController();
-    const lease: Lease = Object.freeze({
-      name,
-      prefix,
-      mode,
-      token: this.token,
-      fence,
-      signal: this.controller.signal,
-      ttl,
-    });
+    const lease: Lease = Object.freeze({ name, prefix, mode, token: this.token, fence, signal: this.controller.signal, ttl });
     acquisitions.set(lease, this);
-    this.expiresAt = sentAt + (ttl > 0 ? ttl : leaseMs);
-    this.armExpiry();
-    this.scheduleRenewal(Math.floor(leaseMs / 3));
+    this.keeper = new HoldKeeper(
+      this.settings,
+      (holdMs) => this.command(() => connection.scripts.renew(keys, this.token, this.scriptMode, holdMs)),
+      (reason) => this.lose(reason),
+    );
+    this.keeper.start(sentAt);
     this.observer.next(lease);
-  }
-
-  /**
-   * The hold ends in Redis no earlier than `expiresAt` (its clock started
-   * when Redis ran the script, after we sent it). Declaring it over a little
-   * before, allowing for clock drift, tells the holder before anyone else can
-   * have acquired.
-   */
-  private armExpiry(): void {
-    clearTimeout(this.expiryTimer);
-    const { ttl, lease } = this.settings;
-    const hold = ttl > 0 ? ttl : lease;
-    const drift = Math.ceil(hold * 0.01) + 2;
-    const delay = Math.max(0, this.expiresAt - drift - performance.now());
-    this.expiryTimer = setTimeout(() => this.lose(ttl > 0 ? 'expired' : 'unconfirmed'), delay);
-  }
-
-  /** Renews a lease, or checks that a fixed hold still exists, every lease/3 while it is held. */
-  private scheduleRenewal(delay: number): void {
-    const { ttl } = this.settings;
-    if (ttl > 0 && this.expiresAt - performance.now() <= delay) return;
-    this.renewTimer = setTimeout(() => void this.renew(), delay);
-  }
-
-  private async renew(): Promise<void> {
-    const { connection, keys } = this.ready();
-    const { ttl, lease } = this.settings;
-    const sentAt = performance.now();
-    let left: number;
-    try {
-      left = await this.command(() => connection.scripts.renew(keys, this.token, this.scriptMode, ttl > 0 ? 0 : lease));
-    } catch {
-      // Keep trying until the expiry timer says the hold can no longer be vouched for.
-      if (this.phase === 'held' && this.releasing === undefined) this.scheduleRenewal(Math.max(10, Math.floor(lease / 10)));
-      return;
-    }
-    if (this.phase !== 'held' || this.releasing !== undefined) return;
-    if (left === 0) {
-      this.lose('gone');
-      return;
-    }
-    if (ttl === 0) {
-      this.expiresAt = sentAt + lease;
-      this.armExpiry();
-    }
-    this.scheduleRenewal(Math.floor(lease / 3));
   }
 
   private lose(reason: LockLostReason): void {
     if (this.phase !== 'held' || this.releasing !== undefined) return;
+    // A ttl that ran out frees the lock by itself, at the ttl: no early release.
+    if (reason === 'expired') this.releasing = Promise.resolve(0);
     const error = new LockLostError(this.settings.name, reason);
     this.controller?.abort(error);
     this.fail(error);
   }
 
-  /** Closes, then errors; a writer's mark is gone by the time its error arrives. */
+  /**
+   * Closes, then errors. A writer's mark is gone by the time its error
+   * arrives, also one that the attempt in flight is still leaving.
+   */
   private fail(error: unknown): void {
     if (this.phase === 'closed') return;
+    const inFlight = this.attemptInFlight;
     this.close();
-    if (this.withdrawing === undefined) this.observer.error(error);
-    else void this.withdrawing.then(() => this.observer.error(error));
+    if (!inFlight && this.withdrawing === undefined) {
+      this.observer.error(error);
+      return;
+    }
+    void this.attemptHandled.then(() => this.withdrawing).then(() => this.observer.error(error));
   }
 
   private readonly onAbort = (): void => {
@@ -313,26 +281,28 @@ export class Acquisition implements QueuedWaiter {
   private withdraw(): void {
     this.queued = false;
     const { connection, keys } = this.ready();
-    this.withdrawing = this.command(() => connection.scripts.withdraw(keys, this.token, connection.wakeChannel(keys))).catch(
-      () => undefined, // the mark expires by itself
-    );
+    const wake = connection.wakeChannel(keys);
+    // If it fails, the mark expires by itself.
+    this.withdrawing = this.command(() => connection.scripts.withdraw(keys, this.token, wake)).catch(ignore);
   }
 
-  private stopHolding(): void {
-    clearTimeout(this.renewTimer);
-    clearTimeout(this.expiryTimer);
-    this.renewTimer = undefined;
-    this.expiryTimer = undefined;
-  }
-
-  private async command<T>(send: () => Promise<T>): Promise<T> {
+  /**
+   * Sends one command, counted as pending until it settles or redisTimeout
+   * passes; then it rejects with RedisUnavailableError, and no longer keeps
+   * the connection from closing (ioredis may still send it later).
+   */
+  private command<T>(send: () => Promise<T>): Promise<T> {
     this.pending += 1;
-    try {
-      return await send();
-    } finally {
+    let counted = true;
+    const uncount = (): void => {
+      if (!counted) return;
+      counted = false;
       this.pending -= 1;
       this.settle();
-    }
+    };
+    const answered = withDeadline(send(), this.settings.redisTimeout, () => this.unavailable());
+    answered.then(uncount, uncount);
+    return answered;
   }
 
   /** Lets the connection go once closed with nothing in flight. */
@@ -350,4 +320,24 @@ export class Acquisition implements QueuedWaiter {
     if (this.connection === undefined || this.keys === undefined) throw new Error('acquisition not started');
     return { connection: this.connection, keys: this.keys };
   }
+}
+
+/** The abort reason of a released lease; no stack, since nothing went wrong. */
+function releasedReason(name: string): LockError {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return new LockError(`lock '${name}' was released`, name);
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
+const releaseTag = ownerToken().slice(0, 8);
+let releaseCount = 0;
+
+/** Unique in this process, and between processes with overwhelming likelihood. */
+function nextReleaseId(): string {
+  releaseCount += 1;
+  return `${releaseTag}.${releaseCount.toString(36)}`;
 }

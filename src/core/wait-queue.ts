@@ -1,17 +1,21 @@
 import { diagnostics } from '../diagnostics';
+import { RedisUnavailableError } from '../errors';
 import type { Listening, NotificationSource } from '../redis/subscriber';
 
 export type AttemptOutcome =
   | { readonly kind: 'acquired' }
-  | { readonly kind: 'blocked'; readonly waitMs: number }
-  /** The waiter left (cancelled, timed out, failed) during its attempt. */
-  | { readonly kind: 'gone' };
+  /** `behindWriter`: a reader held back only by a waiting writer's mark. */
+  | { readonly kind: 'blocked'; readonly waitMs: number; readonly behindWriter: boolean }
+  /** The waiter left (cancelled, timed out, failed) during its attempt, perhaps because of `error`. */
+  | { readonly kind: 'gone'; readonly error?: unknown };
 
 export interface QueuedWaiter {
   /** A reader: when it acquires, the next waiter may acquire too, so the queue goes on. */
   readonly shared: boolean;
   /** One acquisition attempt; the waiter leaves the queue itself when it acquires or gives up. */
   attempt(): Promise<AttemptOutcome>;
+  /** Redis is out of reach: stop waiting with this error. */
+  abandon(error: RedisUnavailableError): void;
 }
 
 export interface QueueMarker {
@@ -19,20 +23,26 @@ export interface QueueMarker {
   readonly wakeups: number;
 }
 
-/** Keyspace events after which the lock may be free. */
-const WAKING_EVENTS = new Set(['del', 'hdel', 'expired', 'evicted']);
+/**
+ * Events after which the lock may be free: yadl's own wake-up ('release',
+ * 'release:<id>'), Redis' 'expired' and 'evicted', and 'del'/'hdel' for a
+ * key deleted by another program where those events are on.
+ */
+const WAKING_EVENTS = new Set(['release', 'expired', 'evicted', 'del', 'hdel']);
+const RELEASE_WITH_ID = 'release:';
 
 /**
  * The waiters of one lock in this process, in arrival order, behind one
  * subscription to the lock's keyspace channel.
  *
  * A waiter sends nothing while it waits. The queue makes an attempt for its
- * head only when something may have freed the lock: a keyspace event, the
- * blocking hold's expiry deadline (events can be late or lost), the
- * subscription being confirmed or restored after a reconnect. One attempt at
- * a time answers for the whole queue, so a release wakes one waiter per
- * process rather than a herd; events that arrive during an attempt make the
- * queue try again once it fails, so none is missed.
+ * head only when something may have freed the lock: a release's wake-up, an
+ * expiry, the blocking hold's expiry deadline (events can be late or lost),
+ * the subscription being confirmed, restored or lost. One attempt at a time
+ * answers for the whole queue, so a release wakes one waiter per process
+ * rather than a herd; events that arrive during an attempt make the queue try
+ * again once it fails, so none is missed. A release by this process wakes
+ * the queue as soon as Redis answers it, without waiting for its event.
  */
 export class WaitQueue {
   private readonly waiters = new Set<QueuedWaiter>();
@@ -44,6 +54,12 @@ export class WaitQueue {
   private dirty = false;
   private deadline: NodeJS.Timeout | undefined;
   private disposed = false;
+  /**
+   * This process's releases of the lock, by id: 'sent' until Redis answered,
+   * then 'woken' once the queue acted on the answer (its wake-up event, when
+   * it comes, is then skipped).
+   */
+  private readonly ownReleases = new Map<string, 'sent' | 'woken'>();
 
   constructor(
     subscriber: NotificationSource,
@@ -52,10 +68,10 @@ export class WaitQueue {
   ) {
     diagnostics.waitQueues += 1;
     this.listening = subscriber.listen(channel, {
-      message: (event) => {
-        if (WAKING_EVENTS.has(event)) this.wake();
-      },
+      message: (event) => this.onEvent(event),
       resubscribed: () => this.wake(),
+      // Try at once: if Redis itself is gone, the attempt finds out within redisTimeout.
+      connectionLost: () => this.wake(),
     });
     void this.listening.ready.then((ok) => {
       this.confirmed = ok;
@@ -88,6 +104,38 @@ export class WaitQueue {
     this.dispose();
   }
 
+  /**
+   * This process releases the lock: the queue wakes on whichever comes first,
+   * Redis' answer to the release or its wake-up event, and not again on the
+   * other. (Waking before the answer could let an attempt overtake a release
+   * that ioredis resends as EVAL after NOSCRIPT.)
+   */
+  releasing(releaseId: string, answered: Promise<unknown>): void {
+    if (this.disposed) return;
+    // Ids whose wake-up never came (a lost subscription) must not pile up.
+    if (this.ownReleases.size >= 1_000) this.ownReleases.clear();
+    this.ownReleases.set(releaseId, 'sent');
+    answered.then(
+      () => {
+        if (this.ownReleases.get(releaseId) !== 'sent') return;
+        this.ownReleases.set(releaseId, 'woken');
+        this.wake();
+      },
+      () => this.ownReleases.delete(releaseId),
+    );
+  }
+
+  private onEvent(event: string): void {
+    if (event.startsWith(RELEASE_WITH_ID)) {
+      const id = event.slice(RELEASE_WITH_ID.length);
+      const own = this.ownReleases.get(id);
+      this.ownReleases.delete(id);
+      if (own !== 'woken') this.wake();
+    } else if (WAKING_EVENTS.has(event)) {
+      this.wake();
+    }
+  }
+
   private wake(): void {
     if (this.disposed) return;
     this.wakeups += 1;
@@ -103,9 +151,19 @@ export class WaitQueue {
     try {
       for (;;) {
         this.dirty = false;
-        const head = this.waiters.values().next().value;
+        const head = this.first();
         if (head === undefined || this.disposed) return;
-        const outcome = await head.attempt();
+        let outcome = await head.attempt();
+        if (outcome.kind === 'blocked' && outcome.behindWriter) {
+          // Readers queue behind a waiting writer; if that writer waits in
+          // this very queue, it must get its turn or nobody moves.
+          const writer = this.first((w) => !w.shared);
+          if (writer !== undefined) outcome = await writer.attempt();
+        }
+        if (outcome.kind === 'gone' && outcome.error instanceof RedisUnavailableError) {
+          this.abandonAll(outcome.error);
+          return;
+        }
         if (outcome.kind === 'blocked') {
           this.armDeadline(outcome.waitMs);
           if (!this.dirty) return;
@@ -117,6 +175,16 @@ export class WaitQueue {
     } finally {
       this.running = false;
     }
+  }
+
+  private first(matching?: (waiter: QueuedWaiter) => boolean): QueuedWaiter | undefined {
+    for (const waiter of this.waiters) if (matching === undefined || matching(waiter)) return waiter;
+    return undefined;
+  }
+
+  /** Redis did not answer one waiter for redisTimeout: it will not answer the others either. */
+  private abandonAll(error: RedisUnavailableError): void {
+    for (const waiter of [...this.waiters]) waiter.abandon(error);
   }
 
   /** One timer per queue, at the blocking hold's expiry as last reported. */
@@ -160,6 +228,6 @@ export function waitQueue(subscriber: NotificationSource, channel: string): Wait
 }
 
 /** The existing queue of `channel`, if anyone in this process waits there. */
-export function existingWaitQueue(subscriber: NotificationSource, channel: string): WaitQueue | undefined {
-  return queues.get(subscriber)?.get(channel);
+export function existingWaitQueue(subscriber: NotificationSource | undefined, channel: string): WaitQueue | undefined {
+  return subscriber === undefined ? undefined : queues.get(subscriber)?.get(channel);
 }

@@ -13,9 +13,9 @@ export class RedisUnavailableError extends LockError {
     /** Where yadl tried to reach Redis (no password). */
     readonly server: string,
     readonly redisTimeout: number,
-    options?: ErrorOptions,
+    options?: ErrorOptions & { waited?: number },
   ) {
     const cause = options?.cause instanceof Error ? `: ${options.cause.message}` : '';
-    super(`Redis at ${server} did not answer within ${redisTimeout} ms${cause}`, lock, options);
+    super(`Redis at ${server} did not answer within ${options?.waited ?? redisTimeout} ms${cause}`, lock, options);
   }
 }

@@ -2,9 +2,10 @@ import { Cluster, Redis, type ClusterNode, type ClusterOptions, type RedisOption
 import calculateSlot from 'cluster-key-slot';
 import { diagnostics } from '../diagnostics';
 import { ClusterSubscriber } from './cluster-subscriber';
-import { enableKeyspaceEvents, enableKeyspaceEventsOnCluster } from './keyspace-events';
+import { enableKeyspaceEvents } from './keyspace-events';
 import type { LockKeys } from './keys';
 import { LockScripts, type WakeChannel } from './lock-scripts';
+import { redact } from './redact';
 import { setSocketRef } from './socket-ref';
 import { Subscriber, type NotificationSource } from './subscriber';
 
@@ -40,8 +41,6 @@ export class Connection {
   lastError: Error | undefined;
   private notifications: NotificationSource | undefined;
   private users = 0;
-  private notificationsOn = false;
-  private checkingNotifications: Promise<void> | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -56,7 +55,7 @@ export class Connection {
     if (owned) {
       client.on('error', (error: Error) => {
         // ioredis reconnects by itself; commands that fail meanwhile say why.
-        this.lastError = error;
+        this.lastError = redact(error);
       });
     }
   }
@@ -86,7 +85,6 @@ export class Connection {
       this.idleTimer = undefined;
       if (this.owned) this.setRef(true);
     }
-    if (!this.notificationsOn && this.checkingNotifications === undefined) this.checkNotifications();
   }
 
   release(): void {
@@ -98,13 +96,14 @@ export class Connection {
     this.idleTimer.unref();
   }
 
-  /**
-   * Where release scripts wake waiters: they publish on the lock's keyspace
-   * channel what keyspace notifications do not report (all of it, when
-   * notifications are not known to be on).
-   */
-  wakeChannel(keys: LockKeys): WakeChannel {
-    return { channel: keys.channel, reportsDel: this.notificationsOn };
+  /** Where release scripts wake waiters: the lock's keyspace channel. */
+  wakeChannel(keys: LockKeys, releaseId = ''): WakeChannel {
+    return { channel: keys.channel, releaseId };
+  }
+
+  /** The notification source if any waiter made one; never creates it. */
+  get existingSubscriber(): NotificationSource | undefined {
+    return this.notifications;
   }
 
   get subscriber(): NotificationSource {
@@ -134,16 +133,6 @@ export class Connection {
     }
     if (node === undefined) return 0;
     return node.wait(replicas, timeoutMs);
-  }
-
-  private checkNotifications(): void {
-    const client = this.client;
-    const enabling = isCluster(client) ? enableKeyspaceEventsOnCluster(client) : enableKeyspaceEvents(client);
-    const check = enabling.then((on) => {
-      this.notificationsOn = on;
-      if (this.checkingNotifications === check) this.checkingNotifications = undefined;
-    });
-    this.checkingNotifications = check;
   }
 
   private setRef(ref: boolean): void {

@@ -1,13 +1,17 @@
-import type { Cluster, Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 
-/** K: keyspace channels; g: generic commands (del); x: expired. */
-const NEEDED = ['K', 'g', 'x'] as const;
+/**
+ * K: keyspace channels; x: expired. That is all: yadl's scripts publish the
+ * wake-up of every release themselves, so generic events (g: every DEL and
+ * EXPIRE in the database) stay off and cost other workloads nothing.
+ */
+const NEEDED = ['K', 'x'] as const;
 
 /**
  * Turns on the keyspace-notification flags yadl listens to, merged with
  * those already set. Resolves true when they are on; false when CONFIG is
- * not allowed (renamed, ACL, managed Redis) and they are not known to be on,
- * in which case the release scripts publish the events themselves.
+ * not allowed (renamed, ACL, managed Redis): waiters then learn of a hold
+ * that expired at its deadline retry instead of from the `expired` event.
  */
 export async function enableKeyspaceEvents(client: Redis): Promise<boolean> {
   try {
@@ -26,21 +30,3 @@ export function mergeFlags(current: string): string {
   return missing.length === 0 ? current : current + missing.join('');
 }
 
-/** The same on every node of a cluster (replicas too, so a promoted one has them). */
-export async function enableKeyspaceEventsOnCluster(cluster: Cluster): Promise<boolean> {
-  if (cluster.status !== 'ready') {
-    await new Promise<void>((resolve) => {
-      const done = (): void => {
-        cluster.off('ready', done);
-        cluster.off('end', done);
-        resolve();
-      };
-      cluster.on('ready', done);
-      cluster.on('end', done);
-    });
-  }
-  const nodes = cluster.nodes('all');
-  if (nodes.length === 0) return false;
-  const results = await Promise.all(nodes.map((node) => enableKeyspaceEvents(node)));
-  return results.every(Boolean);
-}

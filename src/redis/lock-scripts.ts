@@ -12,8 +12,12 @@ export type ScriptMode = 'w' | 'r';
 
 export type AcquireReply =
   | { readonly acquired: true; readonly fence: number }
-  /** `queued`: a waiting writer's mark now holds new readers back; withdraw it when giving up. */
-  | { readonly acquired: false; readonly waitMs: number; readonly queued: boolean };
+  /**
+   * `queued`: this writer's mark now holds new readers back; withdraw it when
+   * giving up. `behindWriter`: this reader is held back only by a waiting
+   * writer's mark.
+   */
+  | { readonly acquired: false; readonly waitMs: number; readonly queued: boolean; readonly behindWriter: boolean };
 
 /** 1 released, 0 the lock was free, -1 another owner holds it. */
 export type ReleaseReply = 1 | 0 | -1;
@@ -35,10 +39,13 @@ const scripts = {
   withdraw: new LuaScript(luaScripts.withdraw.lua, luaScripts.withdraw.numberOfKeys),
 };
 
-/** Where release scripts publish their wake-ups, and whether keyspace notifications already report a DEL. */
+/**
+ * Where release scripts publish their wake-up, and the id it carries ('' for
+ * none) so that the releasing process can skip a wake-up it already acted on.
+ */
 export interface WakeChannel {
   readonly channel: string;
-  readonly reportsDel: boolean;
+  readonly releaseId: string;
 }
 
 /**
@@ -53,9 +60,11 @@ export class LockScripts {
   async acquire(keys: LockKeys, token: string, mode: ScriptMode, holdMs: number, waits: boolean): Promise<AcquireReply> {
     const args = [token, mode, holdMs, FENCE_RETENTION_MS, waits ? '1' : '0'];
     const reply = await this.call('acquire', keys, [keys.state, keys.fence], args);
-    if (Array.isArray(reply) && reply.length === 3 && typeof reply[1] === 'number') {
+    if (Array.isArray(reply) && reply.length === 4 && typeof reply[1] === 'number') {
       if (reply[0] === 1) return { acquired: true, fence: reply[1] };
-      if (reply[0] === 0) return { acquired: false, waitMs: Math.max(1, reply[1]), queued: reply[2] === 1 };
+      if (reply[0] === 0) {
+        return { acquired: false, waitMs: Math.max(1, reply[1]), queued: reply[2] === 1, behindWriter: reply[3] === 3 };
+      }
     }
     throw unexpected(keys, 'acquire', reply);
   }
@@ -68,21 +77,21 @@ export class LockScripts {
   }
 
   async release(keys: LockKeys, token: string, mode: ScriptMode, wake: WakeChannel): Promise<ReleaseReply> {
-    const reply = await this.call('release', keys, [keys.state], [token, mode, wake.channel, flag(wake)]);
+    const reply = await this.call('release', keys, [keys.state], [token, mode, wake.channel, wake.releaseId]);
     if (reply === 1 || reply === 0 || reply === -1) return reply;
     throw unexpected(keys, 'release', reply);
   }
 
   /** Frees the lock from every holder; true when it was held. */
   async forceRelease(keys: LockKeys, wake: WakeChannel): Promise<boolean> {
-    const reply = await this.call('forceRelease', keys, [keys.state], [wake.channel, flag(wake)]);
+    const reply = await this.call('forceRelease', keys, [keys.state], [wake.channel, wake.releaseId]);
     if (reply === 1 || reply === 0) return reply === 1;
     throw unexpected(keys, 'forceRelease', reply);
   }
 
   /** Removes a waiting writer's mark; true when there was one. */
   async withdraw(keys: LockKeys, token: string, wake: WakeChannel): Promise<boolean> {
-    const reply = await this.call('withdraw', keys, [keys.state], [token, wake.channel, flag(wake)]);
+    const reply = await this.call('withdraw', keys, [keys.state], [token, wake.channel, wake.releaseId]);
     if (reply === 1 || reply === 0) return reply === 1;
     throw unexpected(keys, 'withdraw', reply);
   }
@@ -115,10 +124,6 @@ export class LockScripts {
       throw error;
     }
   }
-}
-
-function flag(wake: WakeChannel): string {
-  return wake.reportsDel ? '1' : '0';
 }
 
 function unexpected(keys: LockKeys, script: string, reply: unknown): LockError {

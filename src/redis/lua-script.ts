@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
+import { redact } from './redact';
 
 /**
  * One Lua script, sent by SHA (EVALSHA) and loaded on demand: a server that
@@ -23,8 +24,10 @@ export class LuaScript {
     try {
       return await client.evalsha(this.sha, this.numberOfKeys, ...keys, ...args);
     } catch (error) {
-      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-      return await client.eval(this.lua, this.numberOfKeys, ...keys, ...args);
+      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw redact(error);
+      return await client.eval(this.lua, this.numberOfKeys, ...keys, ...args).catch((evalError: unknown) => {
+        throw redact(evalError);
+      });
     }
   }
 }

@@ -8,6 +8,8 @@ export interface ChannelListener {
   message(event: string): void;
   /** The connection came back and the channel is subscribed again: events may have been missed. */
   resubscribed(): void;
+  /** The connection closed: events are missed until it is back. */
+  connectionLost(): void;
 }
 
 /** What waiters need of a server's (or a cluster's) notifications. */
@@ -125,7 +127,11 @@ export class Subscriber implements NotificationSource {
       // Reconnects are ioredis' job; listeners learn through resubscribed().
     });
     client.on('close', () => {
-      if (this.client === client) this.onConnectionLost();
+      if (this.client !== client) return;
+      this.onConnectionLost();
+      for (const channel of this.channels.values()) {
+        for (const listener of channel.listeners) listener.connectionLost();
+      }
     });
     client.on('message', (channel: string, message: string) => {
       for (const listener of this.channels.get(channel)?.listeners ?? []) listener.message(message);

@@ -16,11 +16,14 @@
             mark), '0' for a single attempt
 
   Output:
-    {1, fence, 0}      acquired; the same reply again for the same token
+    {1, fence, 0, 0}   acquired; the same reply again for the same token
                        (ioredis may resend a command whose reply was lost)
-    {0, waitMs, queued} blocked until about waitMs from now, when the blocking
+    {0, waitMs, queued, blocker}
+                       blocked until about waitMs from now, when the blocking
                        hold expires; queued = 1 when a writer left its mark so
-                       that new readers queue behind it (writer preference)
+                       that new readers queue behind it (writer preference);
+                       blocker: 1 a writer holds, 2 readers hold, 3 a writer's
+                       mark holds this reader back
 ]]
 --- @include "clock"
 --- @include "holders"
@@ -29,22 +32,22 @@ local token, mode, hold, retention, waits = ARGV[1], ARGV[2], tonumber(ARGV[3]),
 
 local h = readHolders(state, nowMs, true)
 if h.writer then
-  if h.writer == token then return {1, tonumber(h.writerFence), 0} end
-  return {0, h.writerExpiry - nowMs, 0}
+  if h.writer == token then return {1, tonumber(h.writerFence), 0, 0} end
+  return {0, h.writerExpiry - nowMs, 0, 1}
 end
 
 if mode == 'r' then
   local own = redis.call('HGET', state, 'r:' .. token)
-  if own then return {1, tonumber(string.match(own, ':(%d+)$')), 0} end
-  if h.queued > 0 then return {0, h.queuedExpiry - nowMs, 0} end
+  if own then return {1, tonumber(string.match(own, ':(%d+)$')), 0, 0} end
+  if h.queued > 0 then return {0, h.queuedExpiry - nowMs, 0, 3} end
 elseif h.readers > 0 then
   local wait = h.readerExpiry - nowMs
-  if waits ~= '1' then return {0, wait, 0} end
+  if waits ~= '1' then return {0, wait, 0, 2} end
   -- Mark the wait until just past the next retry, which the waiter makes at
   -- the earliest reader expiry at the latest.
   redis.call('HSET', state, 'q:' .. token, nowMs + wait + hold)
   keepAlive(state, wait + hold)
-  return {0, wait, 1}
+  return {0, wait, 1, 2}
 end
 
 -- Fences: one more than the last, and never behind the server clock in
@@ -65,4 +68,4 @@ else
   redis.call('HDEL', state, 'q:' .. token)
 end
 keepAlive(state, hold)
-return {1, fence, 0}
+return {1, fence, 0, 0}

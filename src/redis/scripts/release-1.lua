@@ -6,7 +6,7 @@
     ARGV[1] owner token
     ARGV[2] mode: 'w' or 'r'
     ARGV[3] keyspace channel of the state, to publish wake-ups on
-    ARGV[4] '1' when keyspace notifications are known to report a DEL
+    ARGV[4] release id for the wake-up message ('' for none)
 
   Output:
     1   released
@@ -17,7 +17,7 @@
 --- @include "holders"
 --- @include "notify"
 local state = KEYS[1]
-local token, mode, channel, reportsDel = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local token, mode, channel, releaseId = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 
 local released = false
 if mode == 'r' then
@@ -40,11 +40,9 @@ if not released then
   return 0
 end
 
-if redis.call('EXISTS', state) == 0 then
-  notify(channel, reportsDel, 'del')
-elseif mode == 'w' or readHolders(state, nowMs, true).readers == 0 then
-  -- The hash lives on (waiting writers' marks, other readers' expired
-  -- fields): no DEL for keyspace notifications to report.
-  notify(channel, reportsDel, 'hdel')
+-- Wake waiters when someone else may now acquire: not when a reader leaves
+-- others still reading.
+if mode == 'w' or redis.call('EXISTS', state) == 0 or readHolders(state, nowMs, true).readers == 0 then
+  notify(channel, releaseId)
 end
 return 1

@@ -6,17 +6,13 @@
     KEYS[1] state hash
     ARGV[1] owner token of the writer
     ARGV[2] keyspace channel of the state, to publish wake-ups on
-    ARGV[3] '1' when keyspace notifications are known to report a DEL
+    ARGV[3] release id for the wake-up message ('' for none)
 
   Output:
     1 when a mark was removed, 0 when there was none
 ]]
 --- @include "notify"
-local state, token, channel, reportsDel = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
+local state, token, channel, releaseId = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
 if redis.call('HDEL', state, 'q:' .. token) == 0 then return 0 end
-if redis.call('EXISTS', state) == 0 then
-  notify(channel, reportsDel, 'del')
-else
-  notify(channel, reportsDel, 'hdel')
-end
+notify(channel, releaseId)
 return 1

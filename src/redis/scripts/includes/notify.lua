@@ -1,9 +1,6 @@
--- Wakes waiters with the event Redis itself would emit on the state's
--- keyspace channel. A 'del' is reported by keyspace notifications when they
--- are on (reportsDel = '1'); an 'hdel' never is (yadl does not enable hash
--- events), so a change that frees the lock without deleting the hash is
--- always published.
-local function notify(channel, reportsDel, event)
-  if event == 'del' and reportsDel == '1' then return end
-  redis.call('PUBLISH', channel, event)
+-- Wakes the lock's waiters: publishes on the state's keyspace channel, where
+-- they listen for Redis' own 'expired' events too. The release id, when
+-- given, lets the releasing process skip the wake-up it already acted on.
+local function notify(channel, releaseId)
+  redis.call('PUBLISH', channel, releaseId == '' and 'release' or ('release:' .. releaseId))
 end
