@@ -7,12 +7,12 @@
  */
 import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, expect } from 'vitest';
-import { RedisLock, RedisRLock, type RedisLockOptions } from '../../src/index';
+import { RedisLock, RedisReadLock, RedisRLock, RedisWriteLock, type RedisLockOptions } from '../../src/index';
 import { activeTimers, expectQuiescent } from '../support/quiescence';
 import { useRedis } from '../support/redis-context';
 import { startRedisServer, type RedisServerHandle, type StartRedisServerOptions } from '../support/redis-server';
 
-export type FacadeLock = RedisLock | RedisRLock;
+export type FacadeLock = RedisLock | RedisRLock | RedisWriteLock | RedisReadLock;
 export type FacadeLockClass = new (name: string, options?: RedisLockOptions) => FacadeLock;
 
 export interface FacadeFixture {
