@@ -1,0 +1,205 @@
+/**
+ * Shared set-up of the fault, load and security specs: private redis-server
+ * processes (stopped after each test, once yadl has let go of them), admin
+ * clients that are never the victims of CLIENT KILL, tracked lock$
+ * subscriptions and worker processes, and the quiescence check after every
+ * test (`expectQuiescent`: no connections, channels, queues or timers left).
+ */
+import net from 'node:net';
+import { Redis, type RedisOptions } from 'ioredis';
+import { afterEach, beforeEach } from 'vitest';
+import type { Observable } from 'rxjs';
+import type { Lease } from '../../src/index';
+import { subscribeLock, type Holding } from '../core/holding';
+import { activeTimers, expectQuiescent } from '../support/quiescence';
+import { startRedisServer, type RedisServerHandle, type StartRedisServerOptions } from '../support/redis-server';
+import { spawnWorker, type WorkerProcess } from '../support/workers/spawn-worker';
+
+export { subscribeLock, sleep, waitFor, within, type Holding } from '../core/holding';
+
+/** The connection name of every admin client, so that CLIENT KILL can spare them. */
+export const ADMIN_NAME = 'yadl-test-admin';
+
+export interface FaultKit {
+  /** A redis-server of this test's own, stopped after the test. */
+  server(options?: StartRedisServerOptions): Promise<RedisServerHandle>;
+  /** A client for fault injection and inspection, named ADMIN_NAME; closed after the test. */
+  admin(url: string, options?: RedisOptions): Redis;
+  /** A plain client (e.g. to pass to lock$ as `redis`); closed after the test. */
+  client(url: string, options?: RedisOptions): Redis;
+  /** Subscribes and tracks: unsubscribed after the test if still open. */
+  hold(lock: Observable<Lease>): Holding;
+  /** A worker of spec/support/fault-workers/, SIGKILLed after the test if still running. */
+  worker(script: string, env: Record<string, string>): WorkerProcess;
+  /** A freezable TCP proxy to `server`; thawed before and closed after the quiescence check. */
+  proxy(server: RedisServerHandle): Promise<FreezableProxy>;
+}
+
+export function useFaultKit(): FaultKit {
+  let timers = 0;
+  const servers: RedisServerHandle[] = [];
+  const clients: Redis[] = [];
+  const holdings: Holding[] = [];
+  const workers: WorkerProcess[] = [];
+  const proxies: FreezableProxy[] = [];
+
+  beforeEach(async () => {
+    // A test that failed may have left something open that closes later; do not blame the next test for it.
+    await expectQuiescent(activeTimers(), 15_000).catch(() => undefined);
+    timers = activeTimers();
+  });
+
+  afterEach(async () => {
+    for (const holding of holdings.splice(0)) holding.unsubscribe();
+    for (const w of workers.splice(0)) {
+      w.kill();
+      await w.exited;
+    }
+    // Our own clients first: one that reconnects to a dead server keeps a timer.
+    await Promise.all(clients.splice(0).map(close));
+    for (const p of proxies) p.thaw();
+    try {
+      await expectQuiescent(timers);
+    } finally {
+      await Promise.all(proxies.splice(0).map((p) => p.close()));
+      await Promise.all(servers.splice(0).map((s) => s.stop()));
+    }
+  });
+
+  const track = (c: Redis): Redis => {
+    c.on('error', () => undefined); // faults are the point here; commands report their own failures
+    clients.push(c);
+    return c;
+  };
+
+  return {
+    server: async (options) => {
+      const s = await startRedisServer(options);
+      servers.push(s);
+      return s;
+    },
+    admin: (url, options) => track(new Redis(url, { connectionName: ADMIN_NAME, ...options })),
+    client: (url, options) => track(new Redis(url, options ?? {})),
+    hold: (lock) => {
+      const holding = subscribeLock(lock);
+      holdings.push(holding);
+      return holding;
+    },
+    worker: (script, env) => {
+      const w = spawnWorker(`../fault-workers/${script}`, env);
+      workers.push(w);
+      return w;
+    },
+    proxy: async (server) => {
+      const p = await startProxy(server);
+      proxies.push(p);
+      return p;
+    },
+  };
+}
+
+async function close(c: Redis): Promise<void> {
+  if (c.status !== 'ready') {
+    c.disconnect();
+    return;
+  }
+  const quit = c.quit().then(
+    () => undefined,
+    () => c.disconnect(),
+  );
+  const timer = new Promise<void>((resolve) => setTimeout(resolve, 1_000).unref());
+  await Promise.race([quit, timer]);
+  c.disconnect();
+}
+
+/** Epoch milliseconds on a clock every process on this machine shares (sub-ms resolution). */
+export function sharedNow(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+/** Subscribers of `channel` on the server, as PUBSUB NUMSUB reports them. */
+export async function subscribers(admin: Redis, channel: string): Promise<number> {
+  const reply = (await admin.call('PUBSUB', 'NUMSUB', channel)) as [string, number];
+  return Number(reply[1]);
+}
+
+/** Polls an async condition every 20 ms; rejects after `withinMs`. */
+export async function eventually(check: () => Promise<boolean>, withinMs: number, what: string): Promise<void> {
+  const until = performance.now() + withinMs;
+  for (;;) {
+    if (await check()) return;
+    if (performance.now() > until) throw new Error(`${what} not reached within ${withinMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** `INFO commandstats` as { command: calls }. */
+export async function commandCalls(admin: Redis): Promise<Record<string, number>> {
+  const info = await admin.info('commandstats');
+  const calls: Record<string, number> = {};
+  for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) calls[match[1] as string] = Number(match[2]);
+  return calls;
+}
+
+/** The lock's keys as yadl lays them out (see src/redis/keys.ts), for inspection from the outside. */
+export function stateKey(prefix: string, name: string): string {
+  const esc = (s: string): string => s.replace(/[%{}]/g, (c) => (c === '%' ? '%25' : c === '{' ? '%7B' : '%7D'));
+  return `${prefix === '' ? '' : `${esc(prefix)}:`}lock:{${esc(name)}}`;
+}
+
+/** The keyspace channel of a lock's state on db 0. */
+export function channelOf(prefix: string, name: string): string {
+  return `__keyspace@0__:${stateKey(prefix, name)}`;
+}
+
+/**
+ * A TCP proxy to a Redis server that can be frozen: while frozen it forwards
+ * nothing in either direction (a network partition of whoever connects
+ * through it); `thaw` delivers what was held back. Closed after the test.
+ */
+export interface FreezableProxy {
+  readonly url: string;
+  freeze(): void;
+  thaw(): void;
+  close(): Promise<void>;
+}
+
+export async function startProxy(target: { host: string; port: number }): Promise<FreezableProxy> {
+  const sockets = new Set<net.Socket>();
+  const held: (() => void)[] = [];
+  let frozen = false;
+  const forward = (from: net.Socket, to: net.Socket): void => {
+    from.on('data', (chunk: Buffer) => {
+      if (frozen) held.push(() => to.write(chunk));
+      else to.write(chunk);
+    });
+    from.on('close', () => to.destroy());
+  };
+  const server = net.createServer((client) => {
+    const upstream = net.connect(target.port, target.host);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('error', () => s.destroy());
+      s.on('close', () => sockets.delete(s));
+    }
+    forward(client, upstream);
+    forward(upstream, client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  return {
+    url: `redis://127.0.0.1:${port}/0`,
+    freeze: () => {
+      frozen = true;
+    },
+    thaw: () => {
+      frozen = false;
+      for (const deliver of held.splice(0)) deliver();
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
