@@ -3,7 +3,7 @@ import { LockError, LockLostError, LockTimeoutError, RedisUnavailableError, Repl
 import type { LockLostReason } from '../errors';
 import type { Connection } from '../redis/connection';
 import { openConnection } from '../redis/connection';
-import { isConnectionProblem, withDeadline } from '../redis/deadline';
+import { isConnectionProblem } from '../redis/deadline';
 import { lockKeys, type LockKeys } from '../redis/keys';
 import type { AcquireReply, ReleaseReply, ScriptMode } from '../redis/lock-scripts';
 import { HoldKeeper } from './hold-keeper';
@@ -43,7 +43,9 @@ export class Acquisition implements QueuedWaiter {
   private keys: LockKeys | undefined;
   private queue: WaitQueue | undefined;
   private keeper: HoldKeeper | undefined;
+  /** The lease's signal, made when first read (most holders never read it). */
   private controller: AbortController | undefined;
+  private endReason: unknown;
   private releasing: Promise<ReleaseReply> | undefined;
   /** A writer that left its mark for readers to queue behind (see acquire-2.lua). */
   private queued = false;
@@ -94,7 +96,7 @@ export class Acquisition implements QueuedWaiter {
     this.queue?.leave(this);
     this.queue = undefined;
     if (this.queued && !wasHeld) this.withdraw();
-    if (wasHeld) this.controller?.abort(releasedReason(this.settings.name));
+    if (wasHeld && this.endReason === undefined) this.endHold(releasedReason(this.settings.name));
     if (wasHeld || this.uncertain) this.release().catch(ignore);
     this.settle();
   }
@@ -237,8 +239,18 @@ export class Acquisition implements QueuedWaiter {
     this.queue?.leave(this);
     this.queue = undefined;
     this.phase = 'held';
-    this.controller = new AbortController();
-    const lease: Lease = Object.freeze({ name, prefix, mode, token: this.token, fence, signal: this.controller.signal, ttl });
+    const readSignal = (): AbortSignal => this.signal();
+    const lease: Lease = Object.freeze({
+      name,
+      prefix,
+      mode,
+      token: this.token,
+      fence,
+      ttl,
+      get signal(): AbortSignal {
+        return readSignal();
+      },
+    });
     acquisitions.set(lease, this);
     this.keeper = new HoldKeeper(
       this.settings,
@@ -254,8 +266,22 @@ export class Acquisition implements QueuedWaiter {
     // A ttl that ran out frees the lock by itself, at the ttl: no early release.
     if (reason === 'expired') this.releasing = Promise.resolve(0);
     const error = new LockLostError(this.settings.name, reason);
-    this.controller?.abort(error);
+    this.endHold(error);
     this.fail(error);
+  }
+
+  private signal(): AbortSignal {
+    if (this.controller === undefined) {
+      this.controller = new AbortController();
+      if (this.endReason !== undefined) this.controller.abort(this.endReason);
+    }
+    return this.controller.signal;
+  }
+
+  /** Aborts the lease's signal (now, or when it is first read). */
+  private endHold(reason: unknown): void {
+    this.endReason = reason;
+    this.controller?.abort(reason);
   }
 
   /**
@@ -300,7 +326,7 @@ export class Acquisition implements QueuedWaiter {
       this.pending -= 1;
       this.settle();
     };
-    const answered = withDeadline(send(), this.settings.redisTimeout, () => this.unavailable());
+    const answered = this.ready().connection.deadlines.watch(send(), this.settings.redisTimeout, () => this.unavailable());
     answered.then(uncount, uncount);
     return answered;
   }

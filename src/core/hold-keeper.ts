@@ -4,19 +4,20 @@ import type { LockSettings } from './options';
 
 /**
  * Keeps one hold alive and says when it ends: renews a lease every lease/3
- * (or checks a fixed ttl's hold still exists), and declares the hold over a
- * little before it can have ended in Redis.
+ * (or checks that a fixed ttl's hold still exists), and declares the hold
+ * over a little before it can have ended in Redis.
  *
  * The hold ends in Redis no earlier than `sentAt + hold` (its clock started
  * when Redis ran the script, after it was sent); stopping 2% + 5 ms earlier
  * allows for clock drift and a busy event loop, so the holder hears of it
- * before anyone else can have acquired.
+ * before anyone else can have acquired. One timer serves both jobs.
  */
 export class HoldKeeper {
-  private renewTimer: NodeJS.Timeout | undefined;
-  private expiryTimer: NodeJS.Timeout | undefined;
-  /** performance.now() by which the hold has surely ended in Redis. */
-  private expiresAt = 0;
+  private timer: NodeJS.Timeout | undefined;
+  /** performance.now() by which the hold has surely ended in Redis, less the margin. */
+  private endsAt = 0;
+  private nextRenewalAt = Infinity;
+  private renewing = false;
   private stopped = false;
 
   constructor(
@@ -27,56 +28,67 @@ export class HoldKeeper {
   ) {}
 
   start(sentAt: number): void {
-    const { ttl, lease } = this.settings;
-    this.expiresAt = sentAt + (ttl > 0 ? ttl : lease);
-    this.armExpiry();
-    this.scheduleRenewal(Math.floor(lease / 3));
+    this.holdFrom(sentAt);
+    this.planRenewal(Math.floor(this.settings.lease / 3));
+    this.schedule();
   }
 
   stop(): void {
     this.stopped = true;
-    clearTimeout(this.renewTimer);
-    clearTimeout(this.expiryTimer);
+    clearTimeout(this.timer);
   }
 
-  private armExpiry(): void {
-    clearTimeout(this.expiryTimer);
+  private holdFrom(sentAt: number): void {
     const { ttl, lease } = this.settings;
     const hold = ttl > 0 ? ttl : lease;
-    const margin = Math.ceil(hold * 0.02) + 5;
-    const delay = Math.max(0, this.expiresAt - margin - performance.now());
-    this.expiryTimer = setTimeout(() => this.end(ttl > 0 ? 'expired' : 'unconfirmed'), delay);
+    this.endsAt = sentAt + hold - (Math.ceil(hold * 0.02) + 5);
   }
 
-  private scheduleRenewal(delay: number): void {
-    if (this.settings.ttl > 0 && this.expiresAt - performance.now() <= delay) return;
-    this.renewTimer = setTimeout(() => void this.renew(), delay);
+  /** The next renewal (or check) in `delay`; a fixed hold is not checked when it ends first. */
+  private planRenewal(delay: number): void {
+    const at = performance.now() + delay;
+    this.nextRenewalAt = this.settings.ttl > 0 && at >= this.endsAt ? Infinity : at;
   }
+
+  private schedule(): void {
+    clearTimeout(this.timer);
+    const at = this.renewing ? this.endsAt : Math.min(this.endsAt, this.nextRenewalAt);
+    this.timer = setTimeout(this.tick, Math.max(0, at - performance.now()));
+  }
+
+  private readonly tick = (): void => {
+    if (this.stopped) return;
+    const now = performance.now();
+    if (now >= this.endsAt) {
+      this.end(this.settings.ttl > 0 ? 'expired' : 'unconfirmed');
+      return;
+    }
+    if (!this.renewing && now >= this.nextRenewalAt) void this.renew();
+    this.schedule();
+  };
 
   private async renew(): Promise<void> {
     const { ttl, lease } = this.settings;
     const sentAt = performance.now();
+    this.renewing = true;
     let left: number;
     try {
       left = await this.renewOnce(ttl > 0 ? 0 : lease);
     } catch (error) {
+      this.renewing = false;
       if (this.stopped) return;
       // Redis said something definite (a foreign value took the key): the hold is gone.
-      if (!isConnectionProblem(error) && !(error instanceof RedisUnavailableError)) this.end('gone');
-      // Otherwise keep trying until the expiry timer says the hold can no longer be vouched for.
-      else this.scheduleRenewal(Math.max(10, Math.floor(lease / 10)));
-      return;
+      if (!isConnectionProblem(error) && !(error instanceof RedisUnavailableError)) return this.end('gone');
+      // Otherwise keep trying until the hold can no longer be vouched for.
+      this.planRenewal(Math.max(10, Math.floor(lease / 10)));
+      return this.schedule();
     }
+    this.renewing = false;
     if (this.stopped) return;
-    if (left === 0) {
-      this.end('gone');
-      return;
-    }
-    if (ttl === 0) {
-      this.expiresAt = sentAt + lease;
-      this.armExpiry();
-    }
-    this.scheduleRenewal(Math.floor(lease / 3));
+    if (left === 0) return this.end('gone');
+    if (ttl === 0) this.holdFrom(sentAt);
+    this.planRenewal(Math.floor(lease / 3));
+    this.schedule();
   }
 
   private end(reason: LockLostReason): void {

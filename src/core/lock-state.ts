@@ -1,6 +1,5 @@
 import { RedisUnavailableError } from '../errors';
 import { openConnection } from '../redis/connection';
-import { withDeadline } from '../redis/deadline';
 import { lockKeys } from '../redis/keys';
 import type { InspectReply } from '../redis/lock-scripts';
 import type { RedisSource } from './options';
@@ -32,7 +31,7 @@ async function withConnection<T>(
   const connection = openConnection(address.redis);
   try {
     const keys = lockKeys(address.prefix, address.name, connection.db, connection.keyPrefix);
-    return await withDeadline(
+    return await connection.deadlines.watch(
       use(connection, keys),
       address.redisTimeout,
       () => new RedisUnavailableError(address.name, connection.server, address.redisTimeout, { cause: connection.lastError }),

@@ -1,7 +1,7 @@
 import { Observable } from 'rxjs';
 import { Acquisition } from './acquisition';
 import type { Lease } from './lease';
-import { resolveLockOptions, type LockOptions } from './options';
+import { resolveLockOptions, type LockOptions, type LockSettings } from './options';
 
 /**
  * A distributed lock as an Observable.
@@ -18,7 +18,11 @@ import { resolveLockOptions, type LockOptions } from './options';
  * or RangeError here, before anything is sent to Redis.
  */
 export function lock$(name: string, options?: LockOptions): Observable<Lease> {
-  const settings = resolveLockOptions(name, options);
+  return lockWithSettings$(resolveLockOptions(name, options));
+}
+
+/** `lock$` for settings already validated (the facade validates its own options once). */
+export function lockWithSettings$(settings: LockSettings): Observable<Lease> {
   return new Observable<Lease>((observer) => {
     const acquisition = new Acquisition(settings, observer);
     acquisition.start();

@@ -1,9 +1,9 @@
 import type { Subscription } from 'rxjs';
 import { releaseLease } from '../core/acquisition';
 import type { Lease } from '../core/lease';
-import { lock$ } from '../core/lock';
+import { lockWithSettings$ } from '../core/lock';
 import { forceReleaseLock, inspectLock, type LockAddress } from '../core/lock-state';
-import { checkName, type HoldMode } from '../core/options';
+import { checkName, type HoldMode, type LockSettings } from '../core/options';
 import { LockLostError, LockTimeoutError, NotOwnerError } from '../errors';
 import {
   resolveAcquireOptions,
@@ -61,6 +61,7 @@ export abstract class FacadeLock {
   protected readonly settings: FacadeSettings;
   private hold: Hold | undefined;
   private acquiring: Promise<boolean> | undefined;
+  private waitForever: LockSettings | undefined;
 
   constructor(name: string, options?: RedisLockOptions) {
     this.name = checkName(name);
@@ -87,31 +88,40 @@ export abstract class FacadeLock {
    * `blocking: false` makes one attempt; `timeout` (ms) resolves false once
    * it passes; the default waits forever. Resolves true once held.
    */
-  async acquire(options?: AcquireOptions): Promise<boolean> {
-    const resolved = resolveAcquireOptions(options);
+  acquire(options?: AcquireOptions): Promise<boolean> {
+    let resolved: { timeout: number; signal: AbortSignal | undefined };
+    try {
+      resolved = resolveAcquireOptions(options);
+    } catch (error) {
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- a TypeError or RangeError from validation
+      return Promise.reject(error);
+    }
+    // No async frame for the plain locks: ten thousand waiters add up.
+    return this.reentrant ? this.acquireReentrant(resolved) : this.subscribe(resolved.timeout, resolved.signal);
+  }
+
+  /** One owner: a concurrent acquire waits for the one in flight (within its own timeout and signal), then re-enters. */
+  private async acquireReentrant(resolved: { timeout: number; signal: AbortSignal | undefined }): Promise<boolean> {
     const { signal } = resolved;
     let { timeout } = resolved;
-    if (this.reentrant) {
-      // One owner: a concurrent acquire waits for the one in flight (within
-      // its own timeout and signal), then re-enters.
-      const deadline = timeout > 0 ? performance.now() + timeout : undefined;
-      while (this.acquiring !== undefined) {
-        if (timeout === 0) return this.reenter();
-        const left = deadline === undefined ? undefined : deadline - performance.now();
-        if (left !== undefined && left <= 0) return false;
-        if (!(await settledWithin(this.acquiring, left, signal))) return false;
-      }
-      if (this.reenter()) return true;
-      if (deadline !== undefined) timeout = Math.max(0, Math.ceil(deadline - performance.now()));
+    const deadline = timeout > 0 ? performance.now() + timeout : undefined;
+    while (this.acquiring !== undefined) {
+      if (timeout === 0) return this.reenter();
+      const left = deadline === undefined ? undefined : deadline - performance.now();
+      if (left !== undefined && left <= 0) return false;
+      if (!(await settledWithin(this.acquiring, left, signal))) return false;
     }
+    if (this.reenter()) return true;
+    if (deadline !== undefined) timeout = Math.max(0, Math.ceil(deadline - performance.now()));
     const attempt = this.subscribe(timeout, signal);
-    if (this.reentrant) this.acquiring = attempt;
+    this.acquiring = attempt;
     try {
       return await attempt;
     } finally {
       if (this.acquiring === attempt) this.acquiring = undefined;
     }
   }
+
 
   /**
    * Releases this instance's hold. Rejects with NotOwnerError when it holds
@@ -195,7 +205,7 @@ export abstract class FacadeLock {
 
   /** `signal` bounds the wait only: once held, the hold ends by release, not by the signal. */
   private subscribe(timeout: number, signal: AbortSignal | undefined): Promise<boolean> {
-    const options = { ...this.settings, timeout, mode: this.mode };
+    const settings = this.lockSettings(timeout);
     return new Promise<boolean>((resolve, reject) => {
       if (signal?.aborted) {
         // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- signal.reason passes through as given
@@ -208,7 +218,7 @@ export abstract class FacadeLock {
         // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- signal.reason passes through as given
         reject(signal?.reason);
       };
-      const subscription = lock$(this.name, options).subscribe({
+      const subscription = lockWithSettings$(settings).subscribe({
         next: (leaseNow) => {
           signal?.removeEventListener('abort', onAbort);
           this.drop();
@@ -229,6 +239,14 @@ export abstract class FacadeLock {
       });
       if (acquired === undefined && !subscription.closed) signal?.addEventListener('abort', onAbort, { once: true });
     });
+  }
+
+  /** lock$'s settings for this instance; the wait-forever ones are made once (waiters add up). */
+  private lockSettings(timeout: number): LockSettings {
+    if (timeout === -1 && this.waitForever !== undefined) return this.waitForever;
+    const settings: LockSettings = { ...this.settings, name: this.name, timeout, signal: undefined, mode: this.mode };
+    if (timeout === -1) this.waitForever = settings;
+    return settings;
   }
 
   /** Forgets the current hold (replaced or force-released), closing its subscription. */

@@ -2,6 +2,7 @@ import { Cluster, Redis, type ClusterNode, type ClusterOptions, type RedisOption
 import calculateSlot from 'cluster-key-slot';
 import { diagnostics } from '../diagnostics';
 import { ClusterSubscriber } from './cluster-subscriber';
+import { CommandWatch } from './command-watch';
 import { enableKeyspaceEvents } from './keyspace-events';
 import type { LockKeys } from './keys';
 import { LockScripts, type WakeChannel } from './lock-scripts';
@@ -39,6 +40,8 @@ export class Connection {
   readonly keyPrefix: string;
   /** The last connection error ioredis reported, for error messages. */
   lastError: Error | undefined;
+  /** Deadlines (redisTimeout) of the commands sent through this connection. */
+  readonly deadlines = new CommandWatch();
   private notifications: NotificationSource | undefined;
   private users = 0;
   private idleTimer: NodeJS.Timeout | undefined;

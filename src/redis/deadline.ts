@@ -1,14 +1,5 @@
 import { LockError } from '../errors';
 
-/** Resolves as `promise` does, or rejects with `onTimeout()` once `ms` pass first. */
-export function withDeadline<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(onTimeout()), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
 /**
  * Whether an error says nothing about the lock, only that Redis could not be
  * reached (closed connection, retries exhausted, no answer): the command may

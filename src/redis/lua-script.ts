@@ -17,17 +17,16 @@ export class LuaScript {
     this.sha = createHash('sha1').update(lua).digest('hex');
   }
 
-  async run(client: Redis | Cluster, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+  /** Not async: the command is written before this returns, in the caller's turn. */
+  run(client: Redis | Cluster, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
     if (keys.length !== this.numberOfKeys) {
-      throw new Error(`script expects ${this.numberOfKeys} keys, got ${keys.length}`);
+      return Promise.reject(new Error(`script expects ${this.numberOfKeys} keys, got ${keys.length}`));
     }
-    try {
-      return await client.evalsha(this.sha, this.numberOfKeys, ...keys, ...args);
-    } catch (error) {
+    return client.evalsha(this.sha, this.numberOfKeys, ...keys, ...args).catch((error: unknown) => {
       if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw redact(error);
-      return await client.eval(this.lua, this.numberOfKeys, ...keys, ...args).catch((evalError: unknown) => {
+      return client.eval(this.lua, this.numberOfKeys, ...keys, ...args).catch((evalError: unknown) => {
         throw redact(evalError);
       });
-    }
+    });
   }
 }

@@ -65,7 +65,11 @@ if mode == 'r' then
   redis.call('HSET', state, 'r:' .. token, string.format('%.0f', nowMs + hold) .. ':' .. fenceText)
 else
   redis.call('HSET', state, 'w', token, 'wf', fenceText, 'wx', nowMs + hold)
-  redis.call('HDEL', state, 'q:' .. token)
+  if not h.only then redis.call('HDEL', state, 'q:' .. token) end
 end
-keepAlive(state, hold)
+if h.only then
+  redis.call('PEXPIRE', state, hold) -- a new hash: this hold is its only one
+else
+  keepAlive(state, hold)
+end
 return {1, fence, 0, 0}

@@ -5,7 +5,8 @@
 --   h.readers, h.readerExpiry                 live readers, earliest expiry
 --   h.queued, h.queuedExpiry                  writers waiting on readers, earliest expiry
 local function readHolders(state, nowMs, prune)
-  local h = { readers = 0, queued = 0 }
+  -- only: no field but a live writer's (or none at all), so no marks to tidy
+  local h = { readers = 0, queued = 0, only = true }
   local writer = redis.call('HMGET', state, 'w', 'wf', 'wx')
   local writerFields = 0
   if writer[1] then
@@ -22,6 +23,7 @@ local function readHolders(state, nowMs, prune)
   end
   -- Fast path: nothing but a writer (the exclusive lock's only shape).
   if redis.call('HLEN', state) == (h.writer and writerFields or 0) then return h end
+  h.only = false
 
   local fields = redis.call('HGETALL', state)
   local expired = {}
