@@ -18,14 +18,38 @@ const ACQUIRED: AttemptOutcome = { kind: 'acquired' };
 const RETRY_AFTER_TROUBLE_MS = 100;
 const ignore = (): void => undefined;
 
-const acquisitions = new WeakMap<Lease, Acquisition>();
+/** The Lease of one hold: a plain frozen object to its reader, tied to its acquisition inside. */
+class HeldLease implements Lease {
+  readonly #acquisition: Acquisition;
+
+  constructor(
+    readonly name: string,
+    readonly prefix: string,
+    readonly mode: Lease['mode'],
+    readonly token: string,
+    readonly fence: number,
+    readonly ttl: number,
+    acquisition: Acquisition,
+  ) {
+    this.#acquisition = acquisition;
+    Object.freeze(this);
+  }
+
+  get signal(): AbortSignal {
+    return this.#acquisition.signal();
+  }
+
+  static acquisitionOf(lease: Lease): Acquisition | undefined {
+    return lease instanceof HeldLease ? lease.#acquisition : undefined;
+  }
+}
 
 /**
  * Releases a lease now and tells what Redis answered (RedisUnavailableError
  * after redisTimeout); the subscription stays to be closed by its owner.
  */
 export function releaseLease(lease: Lease): Promise<ReleaseReply> {
-  const acquisition = acquisitions.get(lease);
+  const acquisition = HeldLease.acquisitionOf(lease);
   if (acquisition === undefined) throw new TypeError('not a lease issued by yadl');
   return acquisition.release();
 }
@@ -96,7 +120,7 @@ export class Acquisition implements QueuedWaiter {
     this.queue?.leave(this);
     this.queue = undefined;
     if (this.queued && !wasHeld) this.withdraw();
-    if (wasHeld && this.endReason === undefined) this.endHold(releasedReason(this.settings.name));
+    if (wasHeld && this.endReason === undefined) this.endHold(RELEASED);
     if (wasHeld || this.uncertain) this.release().catch(ignore);
     this.settle();
   }
@@ -239,19 +263,7 @@ export class Acquisition implements QueuedWaiter {
     this.queue?.leave(this);
     this.queue = undefined;
     this.phase = 'held';
-    const readSignal = (): AbortSignal => this.signal();
-    const lease: Lease = Object.freeze({
-      name,
-      prefix,
-      mode,
-      token: this.token,
-      fence,
-      ttl,
-      get signal(): AbortSignal {
-        return readSignal();
-      },
-    });
-    acquisitions.set(lease, this);
+    const lease = new HeldLease(name, prefix, mode, this.token, fence, ttl, this);
     this.keeper = new HoldKeeper(
       this.settings,
       (holdMs) => this.command(() => connection.scripts.renew(keys, this.token, this.scriptMode, holdMs)),
@@ -270,10 +282,11 @@ export class Acquisition implements QueuedWaiter {
     this.fail(error);
   }
 
-  private signal(): AbortSignal {
+  /** The lease's signal; made on first read, as most holders never read it. */
+  signal(): AbortSignal {
     if (this.controller === undefined) {
       this.controller = new AbortController();
-      if (this.endReason !== undefined) this.controller.abort(this.endReason);
+      if (this.endReason !== undefined) this.controller.abort(this.reason());
     }
     return this.controller.signal;
   }
@@ -281,7 +294,12 @@ export class Acquisition implements QueuedWaiter {
   /** Aborts the lease's signal (now, or when it is first read). */
   private endHold(reason: unknown): void {
     this.endReason = reason;
-    this.controller?.abort(reason);
+    if (this.controller !== undefined) this.controller.abort(this.reason());
+  }
+
+  private reason(): unknown {
+    if (this.endReason === RELEASED) this.endReason = releasedReason(this.settings.name);
+    return this.endReason;
   }
 
   /**
@@ -347,6 +365,9 @@ export class Acquisition implements QueuedWaiter {
     return { connection: this.connection, keys: this.keys };
   }
 }
+
+/** Stands for the released reason until someone reads the signal. */
+const RELEASED = Symbol('released');
 
 /** The abort reason of a released lease; no stack, since nothing went wrong. */
 function releasedReason(name: string): LockError {
