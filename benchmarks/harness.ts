@@ -6,8 +6,9 @@ import { describeMachine, packageVersion } from './report/machine';
 import type { BenchResults, ClockCheck, ContenderResult, ScenarioResult } from './report/results';
 import { evaluateTargets } from './report/targets';
 import { writeReport } from './report/write';
-import { formatValue } from './report/format';
+import { formatValue, unitSuffix } from './report/format';
 import { FULL_TIMING, QUICK_TIMING, scenarios as allScenarios, type Metrics, type Scenario, type ScenarioContext, type Timing } from './scenarios';
+import { startBenchCluster, type BenchCluster } from './support/cluster';
 import { WorkerPool } from './support/pool';
 import { Progress } from './support/progress';
 import { Admin } from './support/redis-admin';
@@ -38,7 +39,7 @@ export interface BenchOutcome {
 function summaryOf(scenario: Scenario, metrics: Metrics): string {
   return scenario.metrics
     .slice(0, 4)
-    .map((m) => `${m.label} ${formatValue(metrics[m.key], m.unit)}${m.unit === '%' || m.unit === 'count' ? '' : ` ${m.unit}`}`)
+    .map((m) => `${m.label} ${formatValue(metrics[m.key], m.unit)}${unitSuffix(m.unit)}`)
     .join(' · ');
 }
 
@@ -64,9 +65,9 @@ interface Shared {
   runId: string;
 }
 
-/** Every repetition of one scenario for each contender; a failed run is recorded and the workers restarted. */
+/** One scenario: its cluster if it needs one (stopped at the end, also on errors), and its repetitions. */
 async function runScenario(scenario: Scenario, specs: readonly ContenderSpec[], shared: Shared): Promise<ScenarioResult> {
-  const { url, admin, pool, timing, progress, runId } = shared;
+  const { progress } = shared;
   const result: ScenarioResult = {
     id: scenario.id,
     title: scenario.title,
@@ -74,6 +75,7 @@ async function runScenario(scenario: Scenario, specs: readonly ContenderSpec[], 
     metrics: scenario.metrics,
     headline: scenario.headline,
     logChart: scenario.logChart === true,
+    ...(scenario.chart === undefined ? {} : { chart: [...scenario.chart] }),
     contenders: [],
   };
   const skipped = (await scenario.unavailable?.()) ?? null;
@@ -82,6 +84,30 @@ async function runScenario(scenario: Scenario, specs: readonly ContenderSpec[], 
     progress.note(skipped);
     return result;
   }
+  let cluster: BenchCluster | undefined;
+  if (scenario.cluster === true && specs.length > 0) {
+    progress.note('starting a Redis Cluster (3 primaries + 3 replicas) for this scenario…');
+    try {
+      cluster = await startBenchCluster();
+    } catch (error) {
+      result.skipped = `Skipped: could not start a Redis Cluster: ${(error instanceof Error ? error.message : String(error)).split('\n')[0] ?? ''}`;
+      progress.note(result.skipped);
+      return result;
+    }
+    result.cluster = cluster.description;
+    progress.note(`Redis Cluster: ${cluster.description}`);
+  }
+  try {
+    result.contenders = await runReps(scenario, specs, shared, cluster);
+  } finally {
+    await cluster?.stop();
+  }
+  return result;
+}
+
+/** Every repetition of one scenario for each contender; a failed run is recorded and the workers restarted. */
+async function runReps(scenario: Scenario, specs: readonly ContenderSpec[], shared: Shared, cluster: BenchCluster | undefined): Promise<ContenderResult[]> {
+  const { url, admin, pool, timing, progress, runId } = shared;
   const rows = specs.map(
     (c): ContenderResult => ({ id: c.id, label: c.label, family: c.family, aggressive: c.aggressive, settings: c.settings, reps: [], details: [], median: {} }),
   );
@@ -101,6 +127,7 @@ async function runScenario(scenario: Scenario, specs: readonly ContenderSpec[], 
         admin,
         pool,
         timing,
+        ...(cluster === undefined ? {} : { cluster }),
         namespace: (c, r) => `bench-${runId}-${scenario.id}-${c.id}-${r}`,
         progress: (text) => progress.note(text),
         detail: (key, value) => {
@@ -120,8 +147,7 @@ async function runScenario(scenario: Scenario, specs: readonly ContenderSpec[], 
     }
   }
   for (const row of rows) row.median = medians(scenario, row.reps);
-  result.contenders = rows;
-  return result;
+  return rows;
 }
 
 /** Runs the selected scenarios for the selected contenders and writes the report. */

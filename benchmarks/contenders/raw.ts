@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { sleep } from '../support/clock';
 import type { AdapterOptions, ContenderSpec, Held, LockAdapter } from './types';
 
@@ -25,10 +25,17 @@ interface RawCommands {
   rawAcquire(key: string, token: string, px: number): Promise<number>;
 }
 
-type RawClient = Redis & RawCommands;
+type RawClient = (Redis | Cluster) & RawCommands;
 
+/** An ioredis Cluster on the seeds of scenario 8, else a client of `url`. */
 function rawClient(options: AdapterOptions): RawClient {
-  const client = new Redis(options.url, { connectionName: options.connectionName });
+  const client =
+    options.cluster === undefined
+      ? new Redis(options.url, { connectionName: options.connectionName })
+      : new Cluster(
+          options.cluster.map(({ host, port }) => ({ host, port })),
+          { redisOptions: { connectionName: options.connectionName } },
+        );
   client.defineCommand('rawRelease', { numberOfKeys: 1, lua: RELEASE });
   client.defineCommand('rawReleasePublish', { numberOfKeys: 1, lua: RELEASE_AND_PUBLISH });
   client.defineCommand('rawAcquire', { numberOfKeys: 1, lua: ACQUIRE_OR_PTTL });
@@ -167,7 +174,7 @@ export const rawContenders: readonly ContenderSpec[] = [
     ...floor,
     id: 'raw',
     label: 'floor: SET NX PX + Lua release',
-    settings: 'SET key token NX PX 10000; release: Lua GET == token then DEL (EVALSHA)',
+    settings: 'SET key token NX PX 10000; release: Lua GET == token then DEL (EVALSHA); scenario 8 on the cluster: an ioredis Cluster',
     create: (options) => Promise.resolve(new RawAdapter(options)),
     key: (prefix, name) => `${prefix}:raw:${name}`,
   },

@@ -39,6 +39,11 @@ export interface AdapterOptions {
   readonly leaseMs?: number;
   /** CLIENT SETNAME of the adapter's connections (scenario 7 counts them). */
   readonly connectionName: string;
+  /**
+   * Scenario 8: use the Redis Cluster with these seed nodes instead of `url`.
+   * Only the contenders that scenario lists support it (yadl lock$, raw).
+   */
+  readonly cluster?: readonly { readonly host: string; readonly port: number }[];
 }
 
 export type Family = 'yadl' | 'peer' | 'floor';

@@ -11,11 +11,17 @@ export function namedUrl(url: string, connectionName: string): string {
   return parsed.toString();
 }
 
+/** On a cluster (scenario 8): yadl's `{ cluster: seeds }`, its connections named the same way. */
+function redisSource(options: AdapterOptions): NonNullable<LockOptions['redis']> {
+  if (options.cluster === undefined) return namedUrl(options.url, options.connectionName);
+  return { cluster: options.cluster.map(({ host, port }) => ({ host, port })), options: { redisOptions: { connectionName: options.connectionName } } };
+}
+
 class Lock$Adapter implements LockAdapter {
-  private readonly redis: string;
+  private readonly redis: NonNullable<LockOptions['redis']>;
 
   constructor(private readonly options: AdapterOptions) {
-    this.redis = namedUrl(options.url, options.connectionName);
+    this.redis = redisSource(options);
   }
 
   acquire(name: string, signal?: AbortSignal): Promise<Held> {
@@ -97,7 +103,8 @@ export const yadlContenders: readonly ContenderSpec[] = [
     label: 'yadl lock$',
     family: 'yadl',
     packageName: 'yadl',
-    settings: 'defaults (renewed lease 30 s; scenario 4: lease 1000 ms); redis given as URL; released by unsubscribe',
+    settings:
+      'defaults (renewed lease 30 s; scenario 4: lease 1000 ms); redis given as URL (scenario 8: { cluster: seeds } on the cluster); released by unsubscribe',
     polling: false,
     inProcess: false,
     aggressive: false,

@@ -17,6 +17,8 @@ export function formatValue(value: number | null | undefined, unit: Unit | strin
       return `${value.toFixed(1)}%`;
     case 'B':
       return Math.round(value).toLocaleString('en-US');
+    case '×':
+      return formatRatio(value);
     case 'µs':
       return value >= 100 ? Math.round(value).toLocaleString('en-US') : value.toFixed(1);
     default:
@@ -43,5 +45,5 @@ export function formatRatio(ratio: number | null): string {
 }
 
 export function unitSuffix(unit: Unit | string): string {
-  return unit === '%' || unit === 'count' ? '' : ` ${unit}`;
+  return unit === '%' || unit === 'count' || unit === '×' ? '' : ` ${unit}`;
 }

@@ -43,7 +43,8 @@ function targetsSection(results: BenchResults): string {
 
 function ratioTable(scenario: ScenarioResult): string {
   const metric = scenario.metrics.find((m) => m.key === scenario.headline);
-  if (metric === undefined) return '';
+  // A headline that is already a ratio (s8: cluster ÷ single) is not divided again.
+  if (metric === undefined || metric.unit === '×') return '';
   const yadl = scenario.contenders.filter((c) => c.family === 'yadl');
   const others = scenario.contenders.filter((c) => c.family !== 'yadl');
   if (yadl.length === 0 || others.length === 0) return '';
@@ -61,6 +62,20 @@ function ratioTable(scenario: ScenarioResult): string {
   return `Ratios on ${metric.label} (yadl ÷ other; ${better}):\n\n${table(['other', metric.label, ...yadl.map((y) => `${y.label} ÷ other`)], rows)}`;
 }
 
+/** A scenario whose headline is itself a ratio (s8): each contender's, with the charted numbers it comes from. */
+function ratioHeadline(scenario: ScenarioResult, metric: MetricDef): string {
+  const from = (scenario.chart ?? []).map((key) => scenario.metrics.find((m) => m.key === key)).filter((m) => m !== undefined);
+  const entries = [...scenario.contenders]
+    .sort(YADL_FIRST)
+    .filter((c) => !c.aggressive && c.median[metric.key] !== null && c.median[metric.key] !== undefined)
+    .map((c) => {
+      const parts = from.map((m) => `${m.label} ${formatValue(c.median[m.key], m.unit)}`);
+      const unit = from[0] === undefined ? '' : unitSuffix(from[0].unit);
+      return `${c.label} ${formatRatio(c.median[metric.key] ?? null)}` + (parts.length > 0 ? ` (${parts.join(' → ')}${unit})` : '');
+    });
+  return `- **${scenario.id} ${scenario.title}**, ${metric.label}: ${entries.join('; ')}`;
+}
+
 /** One line per scenario: the first yadl row's headline against the floors and the peers at their defaults. */
 function headlines(results: BenchResults): string {
   const lines: string[] = [];
@@ -69,6 +84,10 @@ function headlines(results: BenchResults): string {
     const yadl = scenario.contenders.find((c) => c.family === 'yadl');
     const mine = yadl?.median[scenario.headline] ?? null;
     if (metric === undefined || yadl === undefined || mine === null || scenario.skipped !== undefined) continue;
+    if (metric.unit === '×') {
+      lines.push(ratioHeadline(scenario, metric));
+      continue;
+    }
     const compared = scenario.contenders
       .filter((c) => c.family === 'floor' || (c.family === 'peer' && !c.aggressive))
       .map((c) => {
@@ -83,11 +102,14 @@ function headlines(results: BenchResults): string {
         (compared.length > 0 ? `; that is ${compared.join(', ')}` : ''),
     );
   }
-  return lines.length === 0 ? '' : `## Headline ratios\n\nyadl ÷ other on each scenario's main metric (the others at their default settings):\n\n${lines.join('\n')}`;
+  return lines.length === 0
+    ? ''
+    : `## Headline ratios\n\nyadl ÷ other on each scenario's main metric (the others at their default settings; where the main metric is itself a ratio, each contender's own):\n\n${lines.join('\n')}`;
 }
 
 function scenarioSection(scenario: ScenarioResult, charts: ReadonlyMap<string, string>): string {
   const parts = [`## ${scenario.id}. ${scenario.title}`, scenario.description];
+  if (scenario.cluster !== undefined) parts.push(`Redis Cluster: ${scenario.cluster}.`);
   if (scenario.skipped !== undefined) {
     parts.push(`**${scenario.skipped}**`);
     return parts.join('\n\n');
@@ -149,7 +171,8 @@ function settingsSection(results: BenchResults): string {
     `Durations per run: uncontended ${t.uncontendedMs} ms, contended ${t.contendedMs} ms, ping-pong ${t.pingPongMs} ms, ` +
     `idle waiters ${t.idleWaiters} (settle ${t.idleSettleMs} ms, window ${t.idleWindowMs} ms), expiry ${t.expiryNames} names ` +
     `per killed holder (lease ${t.expiryLeaseMs} ms), many names ${t.manyNames} for ${t.manyNamesMs} ms, scale ${t.scaleWaiters} ` +
-    `waiters on ${t.scaleNames} names (settle ${t.scaleSettleMs} ms).`;
+    `waiters on ${t.scaleNames} names (settle ${t.scaleSettleMs} ms), cluster scale-out ${t.clusterNames} names for ` +
+    `${t.clusterMs} ms on each deployment.`;
   return `${timing}\n\n${runs}`;
 }
 
@@ -160,7 +183,9 @@ export function renderMarkdown(results: BenchResults, charts: ReadonlyMap<string
   return [
     '# yadl benchmark report',
     `Generated ${results.generatedAt} by \`npm run bench\`${results.mode === 'full' ? '' : ` (${results.mode})`}. ` +
-      'Every contender ran against the same private Redis server in the same run; ratios compare numbers from this run only. ' +
+      'Every contender ran against the same private Redis server in the same run' +
+      (results.scenarios.some((s) => s.cluster !== undefined) ? ' (s8 also against a Redis Cluster started for it)' : '') +
+      '; ratios compare numbers from this run only. ' +
       'Raw numbers: [results.json](results.json).',
     `## Targets (issue 4): ${passed} passed, ${missed} missed`,
     targetsSection(results),

@@ -23,6 +23,10 @@ export interface ScenarioResult {
   metrics: readonly MetricDef[];
   headline: string;
   logChart: boolean;
+  /** Metrics charted instead of the headline (one bar per contender and metric). */
+  chart?: string[];
+  /** The Redis Cluster the scenario also ran against. */
+  cluster?: string;
   /** Why the scenario did not run. */
   skipped?: string;
   contenders: ContenderResult[];

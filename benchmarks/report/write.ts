@@ -8,17 +8,23 @@ import { barChartSvg } from './svg';
 function chartFor(scenario: ScenarioResult): string | null {
   const metric = scenario.metrics.find((m) => m.key === scenario.headline);
   if (metric === undefined || scenario.skipped !== undefined || scenario.contenders.length === 0) return null;
-  const bars = [...scenario.contenders]
-    .sort((a, b) => Number(b.family === 'yadl') - Number(a.family === 'yadl'))
-    .map((c) => ({ label: c.label, value: c.median[metric.key] ?? null, family: c.family }));
-  const direction = metric.better === 'lower' ? 'lower is better' : 'higher is better';
+  const contenders = [...scenario.contenders].sort((a, b) => Number(b.family === 'yadl') - Number(a.family === 'yadl'));
+  // A scenario may chart a few metrics of one unit side by side (s8: 1 server and cluster) instead of its headline.
+  const charted = (scenario.chart ?? []).map((key) => scenario.metrics.find((m) => m.key === key)).filter((m) => m !== undefined);
+  const shown = charted.length > 0 ? charted : [metric];
+  const first = shown[0] ?? metric;
+  const bars = contenders.flatMap((c) =>
+    shown.map((m) => ({ label: shown.length > 1 ? `${c.label} · ${m.label}` : c.label, value: c.median[m.key] ?? null, family: c.family })),
+  );
+  const direction = first.better === 'lower' ? 'lower is better' : 'higher is better';
+  const what = shown.length > 1 ? `${first.unit} (${shown.map((m) => m.label).join(', ')})` : `${first.label} (${first.unit})`;
   return barChartSvg({
     title: `${scenario.id}. ${scenario.title}`,
-    caption: `${metric.label} (${metric.unit}), median; ${direction}${scenario.logChart === true ? '; log scale' : ''}`,
-    unit: metric.unit,
+    caption: `${what}, median; ${direction}${scenario.logChart === true ? '; log scale' : ''}`,
+    unit: first.unit,
     log: scenario.logChart === true,
     bars,
-    format: (v) => formatValue(v, metric.unit),
+    format: (v) => formatValue(v, first.unit),
   });
 }
 

@@ -9,6 +9,8 @@ export interface AdapterArgs {
   readonly url: string;
   readonly prefix: string;
   readonly leaseMs?: number;
+  /** Seed nodes of a Redis Cluster to use instead of `url` (scenario 8). */
+  readonly cluster?: readonly { readonly host: string; readonly port: number }[];
 }
 
 export function adapterArgs(context: ScenarioContext, contender: ContenderSpec, rep: number, leaseMs?: number): AdapterArgs {
@@ -26,6 +28,7 @@ export function openAdapter(args: AdapterArgs): Promise<LockAdapter> {
     prefix: args.prefix,
     connectionName: connectionName(args.contender),
     ...(args.leaseMs === undefined ? {} : { leaseMs: args.leaseMs }),
+    ...(args.cluster === undefined ? {} : { cluster: args.cluster }),
   });
 }
 

@@ -6,6 +6,7 @@ import { pingPongScenario, pingPongTasks } from './s2b-ping-pong';
 import { readersWriters, readersWritersTasks } from './s6-readers-writers';
 import { scaleScenario, scaleTasks } from './s7-scale';
 import { uncontended, uncontendedTasks } from './s1-uncontended';
+import { clusterScaleOut, clusterTasks } from './s8-cluster';
 import type { Scenario, Task } from './types';
 
 export const scenarios: readonly Scenario[] = [
@@ -17,6 +18,7 @@ export const scenarios: readonly Scenario[] = [
   manyNames,
   readersWriters,
   scaleScenario,
+  clusterScaleOut,
 ];
 
 /** Everything a worker process can be asked to run. */
@@ -29,6 +31,7 @@ export const tasks: Readonly<Record<string, Task>> = {
   ...manyNamesTasks,
   ...readersWritersTasks,
   ...scaleTasks,
+  ...clusterTasks,
 };
 
 export type { Metrics, MetricDef, Scenario, ScenarioContext, Timing } from './types';

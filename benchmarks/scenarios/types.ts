@@ -1,5 +1,6 @@
 import type { ContenderSpec } from '../contenders';
 import type { WorkerPool } from '../support/pool';
+import type { BenchCluster } from '../support/cluster';
 import type { Admin } from '../support/redis-admin';
 
 /** What a task running in a worker process can do besides its work. */
@@ -20,7 +21,7 @@ export function task<A>(run: (args: A, context: TaskContext) => Promise<unknown>
 /** One repetition's measurements; null where there was nothing to measure. */
 export type Metrics = Record<string, number | null>;
 
-export type Unit = 'ms' | 'µs' | 'ops/s' | 'locks/s' | 'acq/s' | 'cmd' | 'cmd/s' | 'B' | 'count' | '%' | 'conn';
+export type Unit = 'ms' | 'µs' | 'ops/s' | 'locks/s' | 'acq/s' | 'cmd' | 'cmd/s' | 'B' | 'count' | '%' | 'conn' | '×';
 
 export interface MetricDef {
   readonly key: string;
@@ -47,6 +48,10 @@ export interface Timing {
   readonly scaleWaiters: number;
   readonly scaleNames: number;
   readonly scaleSettleMs: number;
+  /** Scenario 8: names in all, shared out between its processes. */
+  readonly clusterNames: number;
+  /** Scenario 8: timed run on each deployment (1 server, then the cluster, or the other way round). */
+  readonly clusterMs: number;
 }
 
 export const FULL_TIMING: Timing = {
@@ -66,6 +71,8 @@ export const FULL_TIMING: Timing = {
   scaleWaiters: 10_000,
   scaleNames: 5,
   scaleSettleMs: 500,
+  clusterNames: 1000,
+  clusterMs: 2000,
 };
 
 export const QUICK_TIMING: Timing = {
@@ -78,6 +85,7 @@ export const QUICK_TIMING: Timing = {
   expiryNames: 3,
   manyNamesMs: 1000,
   readersWritersMs: 1000,
+  clusterMs: 1000,
 };
 
 export interface ScenarioContext {
@@ -85,6 +93,8 @@ export interface ScenarioContext {
   readonly admin: Admin;
   readonly pool: WorkerPool;
   readonly timing: Timing;
+  /** The Redis Cluster the harness started for a scenario with `cluster: true`. */
+  readonly cluster?: Omit<BenchCluster, 'stop'>;
   /** A key prefix no other run uses. */
   namespace(contender: ContenderSpec, rep: number): string;
   /** A line of progress for the current run. */
@@ -106,6 +116,14 @@ export interface Scenario {
   readonly headline: string;
   /** Draw the headline on a log scale (pollers are 100x slower). */
   readonly logChart?: boolean;
+  /** Chart these metrics (one unit), a bar per contender and metric, instead of the headline. */
+  readonly chart?: readonly string[];
+  /**
+   * Also needs a Redis Cluster (3 primaries + 3 replicas on loopback): the
+   * harness starts one before the scenario's first run and stops it after its
+   * last, and passes it as `context.cluster`.
+   */
+  readonly cluster?: boolean;
   /** A reason to skip the whole scenario, or null to run it. */
   unavailable?(): Promise<string | null>;
   run(context: ScenarioContext, contender: ContenderSpec, rep: number): Promise<Metrics>;

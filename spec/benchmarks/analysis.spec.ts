@@ -1,9 +1,12 @@
 /** The harness's pure parts: how handoffs are told apart, statistics, targets, the mailbox, charts. */
 import { describe, expect, it } from 'vitest';
-import type { ContenderResult, ScenarioResult } from '../../benchmarks/report/results';
+import { renderMarkdown } from '../../benchmarks/report/markdown';
+import type { BenchResults, ContenderResult, ScenarioResult } from '../../benchmarks/report/results';
 import { barChartSvg } from '../../benchmarks/report/svg';
 import { evaluateTargets, margin } from '../../benchmarks/report/targets';
 import { analyzeHandoffs } from '../../benchmarks/scenarios/handoffs';
+import { clusterScaleOut } from '../../benchmarks/scenarios/s8-cluster';
+import { QUICK_TIMING } from '../../benchmarks/scenarios/types';
 import { Mailbox, PARENT } from '../../benchmarks/support/ipc';
 import { median, percentile, summarize } from '../../benchmarks/support/stats';
 
@@ -120,5 +123,52 @@ describe('barChartSvg', () => {
     expect(svg).toContain('a &lt;b&gt; &amp; c');
     expect(svg.match(/<rect x="290"/g)).toHaveLength(2);
     expect(svg).toContain('>n/a<');
+  });
+});
+
+describe('renderMarkdown', () => {
+  it("reports a ratio headline (s8: cluster ÷ single) per contender with the numbers it comes from, never divided again", () => {
+    const s8: ScenarioResult = {
+      ...scenario('s8', {
+        'yadl-lock': { scaleOut: 1.5, clusterLocksPerSec: 15_000, singleLocksPerSec: 10_000 },
+        raw: { scaleOut: 0.5, clusterLocksPerSec: 20_000, singleLocksPerSec: 40_000 },
+      }),
+      title: 'Cluster',
+      metrics: clusterScaleOut.metrics,
+      headline: clusterScaleOut.headline,
+      chart: [...(clusterScaleOut.chart ?? [])],
+      cluster: '3 primaries + 3 replicas',
+    };
+    const results: BenchResults = {
+      generatedAt: '2026-01-01T00:00:00.000Z',
+      mode: 'custom',
+      durationS: 1,
+      timing: QUICK_TIMING,
+      machine: {
+        cpu: 'cpu',
+        cores: 2,
+        memoryGiB: 1,
+        os: 'os',
+        loadAverage: { start: [0, 0, 0], end: [0, 0, 0] },
+        node: 'v20',
+        redis: '7',
+        redisHz: '10',
+        redisSource: 'test',
+        notifyKeyspaceEvents: 'Kgx',
+        packages: {},
+        yadlCommit: 'abc',
+      },
+      clock: null,
+      contenders: [],
+      scenarios: [s8],
+      targets: [],
+    };
+    const markdown = renderMarkdown(results, new Map([['s8', 'chart-s8.svg']]));
+    expect(markdown).toContain(
+      '- **s8 Cluster**, cluster ÷ single: yadl-lock 1.50× (1 server 10,000 → cluster 15,000 locks/s); raw 0.50× (1 server 40,000 → cluster 20,000 locks/s)',
+    );
+    expect(markdown).toContain('| yadl-lock | 1.50× | 15,000 | 10,000 |');
+    expect(markdown).toContain('Redis Cluster: 3 primaries + 3 replicas.');
+    expect(markdown).not.toContain('Ratios on cluster ÷ single');
   });
 });
