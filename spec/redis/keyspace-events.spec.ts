@@ -109,6 +109,33 @@ describe('keyspace notifications', () => {
   });
 });
 
+describe('where an administrator turned on every event (KEA)', () => {
+  it('a release costs each waiting process one attempt, not one per event', async () => {
+    const { url, admin } = await server(['--notify-keyspace-events', 'KEA']);
+    const holderClient = new Redis(url);
+    clients.push(holderClient);
+    const holder = await acquire('kea', { redis: holderClient });
+    const waiter = acquire('kea', { redis: url });
+    // A second waiter in the same process: a spurious wake-up would make it try too.
+    const second = acquire('kea', { redis: url });
+    second.catch(() => undefined);
+    for (let i = 0; (await admin.call('PUBSUB', 'NUMSUB', '__keyspace@0__:lock:{kea}'))?.toString() !== '__keyspace@0__:lock:{kea},1'; i++) {
+      if (i > 100) throw new Error('the waiter never subscribed');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100)); // the retry after the subscription is confirmed
+    await admin.config('RESETSTAT');
+    holder.subscription.unsubscribe();
+    const acquired = await waiter;
+    // Let any second wake-up (the hdel/del keyspace events of the release) arrive and act.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const stats = (await admin.info('commandstats')).match(/cmdstat_evalsha:calls=(\d+)/);
+    expect(Number(stats?.[1] ?? 0), 'the release and one attempt').toBe(2);
+    acquired.subscription.unsubscribe();
+    (await second).subscription.unsubscribe();
+  });
+});
+
 describe('where CONFIG is forbidden', () => {
   it('locks still work and a release wakes the waiter at once (the release publishes the event)', async () => {
     const { url, admin } = await server(['--rename-command', 'CONFIG', '']);

@@ -25,10 +25,12 @@ export interface QueueMarker {
 
 /**
  * Events after which the lock may be free: yadl's own wake-up ('release',
- * 'release:<id>'), Redis' 'expired' and 'evicted', and 'del'/'hdel' for a
- * key deleted by another program where those events are on.
+ * 'release:<id>') and Redis' 'expired' and 'evicted'. Not 'del' or 'hdel':
+ * where an administrator turned generic or hash events on (KEA is common),
+ * every release would wake each waiting process twice. A lock key deleted
+ * by another program is noticed at the deadline retry.
  */
-const WAKING_EVENTS = new Set(['release', 'expired', 'evicted', 'del', 'hdel']);
+const WAKING_EVENTS = new Set(['release', 'expired', 'evicted']);
 const RELEASE_WITH_ID = 'release:';
 
 /**
