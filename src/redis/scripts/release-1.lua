@@ -42,7 +42,8 @@ end
 
 -- Wake waiters when someone else may now acquire: not when a reader leaves
 -- others still reading.
-if mode == 'w' or redis.call('EXISTS', state) == 0 or readHolders(state, nowMs, true).readers == 0 then
+local left = tidy(state, nowMs)
+if mode == 'w' or left == nil or left.readers == 0 then
   notify(channel, releaseId)
 end
 return 1

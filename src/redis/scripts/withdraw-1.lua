@@ -11,8 +11,11 @@
   Output:
     1 when a mark was removed, 0 when there was none
 ]]
+--- @include "clock"
+--- @include "holders"
 --- @include "notify"
 local state, token, channel, releaseId = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
 if redis.call('HDEL', state, 'q:' .. token) == 0 then return 0 end
+tidy(state, nowMs)
 notify(channel, releaseId)
 return 1
