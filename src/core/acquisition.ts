@@ -175,7 +175,6 @@ export class Acquisition implements QueuedWaiter {
       // Torn down while the command was in flight: do not leak what it took.
       if (reply.acquired) this.release().catch(ignore);
       else if (reply.queued) this.withdraw();
-      this.settle();
       return GONE;
     }
     if (!reply.acquired) {

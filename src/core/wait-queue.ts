@@ -90,10 +90,6 @@ export class WaitQueue {
     return this.confirmed ? { queue: this, wakeups: this.wakeups } : undefined;
   }
 
-  get size(): number {
-    return this.waiters.size;
-  }
-
   /** Adds a waiter whose attempt (made after `marker`) was blocked for `waitMs`. */
   join(waiter: QueuedWaiter, marker: QueueMarker | undefined, waitMs: number): void {
     this.waiters.add(waiter);

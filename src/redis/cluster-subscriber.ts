@@ -37,12 +37,6 @@ export class ClusterSubscriber implements NotificationSource {
     cluster.on('refresh', this.reroute);
   }
 
-  get channelCount(): number {
-    let count = 0;
-    for (const node of this.nodes.values()) count += node.channelCount;
-    return count;
-  }
-
   listen(name: string, listener: ChannelListener): Listening {
     const node = this.nodeFor(name);
     const route: Route = { name, listener, node, inner: this.node(node).listen(name, listener) };

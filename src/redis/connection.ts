@@ -71,15 +71,6 @@ export class Connection {
     return path ? `unix:${path}` : `${host ?? '127.0.0.1'}:${port ?? 6379}/${this.db}`;
   }
 
-  /** Number of acquisitions, holds and releases in progress. */
-  get userCount(): number {
-    return this.users;
-  }
-
-  get channelCount(): number {
-    return this.notifications?.channelCount ?? 0;
-  }
-
   retain(): void {
     this.users += 1;
     diagnostics.connectionUsers += 1;

@@ -14,7 +14,6 @@ export interface ChannelListener {
 
 /** What waiters need of a server's (or a cluster's) notifications. */
 export interface NotificationSource {
-  readonly channelCount: number;
   listen(name: string, listener: ChannelListener): Listening;
   close(): void;
 }
@@ -44,6 +43,8 @@ export class Subscriber implements NotificationSource {
   private client: Redis | undefined;
   private readonly channels = new Map<string, Channel>();
   private connectedBefore = false;
+  /** Channels that have listeners (the others linger); at 0 the socket stops holding the process open. */
+  private listened = 0;
   /** Settles once `prepare` ran on the current connection; subscriptions wait for it. */
   private prepared: Promise<unknown> = Promise.resolve();
 
@@ -58,10 +59,6 @@ export class Subscriber implements NotificationSource {
     private readonly onConnectionLost: () => void = () => undefined,
   ) {}
 
-  get channelCount(): number {
-    return this.channels.size;
-  }
-
   listen(name: string, listener: ChannelListener): Listening {
     const client = this.ensureClient();
     let channel = this.channels.get(name);
@@ -73,6 +70,7 @@ export class Subscriber implements NotificationSource {
       clearTimeout(channel.linger);
       channel.linger = undefined;
     }
+    if (channel.listeners.size === 0) this.listened += 1;
     channel.listeners.add(listener);
     const entry = channel;
     let closed = false;
@@ -82,7 +80,8 @@ export class Subscriber implements NotificationSource {
         if (closed) return;
         closed = true;
         entry.listeners.delete(listener);
-        if (entry.listeners.size === 0) this.scheduleUnsubscribe(name, entry);
+        // A channel dropped by close() has nothing left to unsubscribe.
+        if (entry.listeners.size === 0 && this.channels.get(name) === entry) this.scheduleUnsubscribe(name, entry);
       },
     };
   }
@@ -92,12 +91,13 @@ export class Subscriber implements NotificationSource {
     for (const channel of this.channels.values()) clearTimeout(channel.linger);
     diagnostics.channels -= this.channels.size;
     this.channels.clear();
+    this.listened = 0;
     this.dropClient();
   }
 
   private scheduleUnsubscribe(name: string, channel: Channel): void {
-    const idle = [...this.channels.values()].every((c) => c.listeners.size === 0);
-    if (idle && this.client !== undefined) setSocketRef(this.client, false);
+    this.listened -= 1;
+    if (this.listened === 0 && this.client !== undefined) setSocketRef(this.client, false);
     channel.linger = setTimeout(() => {
       if (this.channels.get(name) !== channel || channel.listeners.size > 0) return;
       this.channels.delete(name);
