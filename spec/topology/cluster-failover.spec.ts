@@ -1,11 +1,10 @@
 import calculateSlot from 'cluster-key-slot';
 import { Cluster } from 'ioredis';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { diagnostics } from '../../src/diagnostics';
 import { lock$, LockLostError, type LockOptions } from '../../src/index';
-import { activeTimers, expectQuiescent } from '../support/quiescence';
 import { startRedisCluster, type RedisClusterHandle } from '../support/redis-cluster';
-import { namesOn, overlapping, sleep, stateKey, subscribeLock, waitFor, within, type Holding, type HoldSpan } from './topology';
+import { namesOn, overlapping, sleep, stateKey, subscribeLock, waitFor, within, type Holding, type HoldSpan, useTopology } from './topology';
 
 /**
  * The cluster changes under waiting and holding locks: a slot migrates to
@@ -13,29 +12,8 @@ import { namesOn, overlapping, sleep, stateKey, subscribeLock, waitFor, within, 
  * acquire, holders that lost their hold are told, and never two hold at once.
  */
 let cluster: RedisClusterHandle;
-let timersBefore = 0;
 let prefixes = 0;
-const holdings: Holding[] = [];
-const clients: Cluster[] = [];
-
-beforeAll(async () => {
-  cluster = await startRedisCluster();
-}, 60_000);
-
-afterAll(async () => {
-  await cluster?.stop();
-});
-
-beforeEach(() => {
-  timersBefore = activeTimers();
-});
-
-afterEach(async () => {
-  for (const h of holdings.splice(0)) h.unsubscribe();
-  await waitFor(() => diagnostics.connectionUsers === 0, 5_000, 'every release sent');
-  await Promise.all(clients.splice(0).map((c) => c.quit().catch(() => c.disconnect())));
-  await expectQuiescent(timersBefore);
-});
+const { holdings, clients } = useTopology(async () => (cluster = await startRedisCluster()));
 
 function connect(): Cluster {
   const client = new Cluster(cluster.seeds);

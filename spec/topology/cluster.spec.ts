@@ -1,21 +1,10 @@
 import { Cluster } from 'ioredis';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { diagnostics } from '../../src/diagnostics';
 import { lock$, LockTimeoutError, RedisLock, ReplicationError, type LockOptions } from '../../src/index';
-import { activeTimers, expectQuiescent } from '../support/quiescence';
+import { expectQuiescent } from '../support/quiescence';
 import { startRedisCluster, type RedisClusterHandle } from '../support/redis-cluster';
-import {
-  channelOf,
-  clientList,
-  namesOn,
-  ownerIn,
-  percentile,
-  stateKey,
-  subscribeLock,
-  waitFor,
-  within,
-  type Holding,
-} from './topology';
+import { channelOf, clientList, namesOn, ownerIn, percentile, stateKey, subscribeLock, waitFor, within, type Holding, useTopology } from './topology';
 
 /**
  * yadl on a real Redis Cluster (3 primaries, 3 replicas, one per file):
@@ -23,29 +12,8 @@ import {
  * primary of each lock's slot with one subscriber connection per node.
  */
 let cluster: RedisClusterHandle;
-let timersBefore = 0;
 let prefixes = 0;
-const holdings: Holding[] = [];
-const clients: Cluster[] = [];
-
-beforeAll(async () => {
-  cluster = await startRedisCluster();
-}, 60_000);
-
-afterAll(async () => {
-  await cluster?.stop();
-});
-
-beforeEach(() => {
-  timersBefore = activeTimers();
-});
-
-afterEach(async () => {
-  for (const h of holdings.splice(0)) h.unsubscribe();
-  await waitFor(() => diagnostics.connectionUsers === 0, 5_000, 'every release sent');
-  await Promise.all(clients.splice(0).map((c) => c.quit().catch(() => c.disconnect())));
-  await expectQuiescent(timersBefore);
-});
+const { holdings, clients, timersBefore } = useTopology(async () => (cluster = await startRedisCluster()));
 
 function connect(): Cluster {
   const client = new Cluster(cluster.seeds);
@@ -215,7 +183,7 @@ describe('yadl on Redis Cluster', () => {
     expect(second.leases[0]!.at - released).toBeLessThan(500);
     second.unsubscribe();
 
-    await expectQuiescent(timersBefore);
+    await expectQuiescent(timersBefore());
     const until = Date.now() + 3_000;
     let now = open;
     while (Date.now() < until) {

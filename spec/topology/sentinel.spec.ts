@@ -1,39 +1,17 @@
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { diagnostics } from '../../src/diagnostics';
 import { lock$, LockLostError, LockTimeoutError, RedisLock, type LockOptions } from '../../src/index';
-import { activeTimers, expectQuiescent } from '../support/quiescence';
 import { startSentinelSetup, type SentinelSetupHandle } from '../support/redis-sentinel';
-import { overlapping, sleep, stateKey, subscribeLock, waitFor, within, type Holding, type HoldSpan } from './topology';
+import { overlapping, sleep, stateKey, subscribeLock, waitFor, within, type Holding, type HoldSpan, useTopology } from './topology';
 
 /**
  * yadl through Redis Sentinel (a primary, a replica, three sentinels), with
  * a forced failover (SENTINEL FAILOVER) under holding and waiting locks.
  */
 let setup: SentinelSetupHandle;
-let timersBefore = 0;
 let prefixes = 0;
-const holdings: Holding[] = [];
-const clients: Redis[] = [];
-
-beforeAll(async () => {
-  setup = await startSentinelSetup();
-}, 60_000);
-
-afterAll(async () => {
-  await setup?.stop();
-});
-
-beforeEach(() => {
-  timersBefore = activeTimers();
-});
-
-afterEach(async () => {
-  for (const h of holdings.splice(0)) h.unsubscribe();
-  await waitFor(() => diagnostics.connectionUsers === 0, 5_000, 'every release sent');
-  await Promise.all(clients.splice(0).map((c) => c.quit().catch(() => c.disconnect())));
-  await expectQuiescent(timersBefore);
-});
+const { holdings, clients } = useTopology(async () => (setup = await startSentinelSetup()));
 
 /** What yadl gets as `redis` to open its own connection through the sentinels. */
 const viaSentinels = (): { sentinels: { host: string; port: number }[]; name: string } => ({

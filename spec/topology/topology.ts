@@ -1,6 +1,10 @@
 /** Helpers shared by the cluster and sentinel specs. */
 import calculateSlot from 'cluster-key-slot';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
+import { diagnostics } from '../../src/diagnostics';
 import { lockKeys } from '../../src/redis/keys';
+import { waitFor, type Holding } from '../core/holding';
+import { activeTimers, expectQuiescent } from '../support/quiescence';
 import type { ClusterNodeInfo } from '../support/redis-cluster';
 
 export { percentile, sleep, subscribeLock, waitFor, within, type Holding } from '../core/holding';
@@ -69,4 +73,41 @@ export function overlapping(spans: readonly HoldSpan[]): [HoldSpan, HoldSpan] | 
     if (sorted[i]!.from < sorted[i - 1]!.to) return [sorted[i - 1]!, sorted[i]!];
   }
   return undefined;
+}
+
+/** What every topology spec closes after each test. */
+export interface TopologyHooks {
+  /** Lock subscriptions to unsubscribe after the test. */
+  readonly holdings: Holding[];
+  /** ioredis clients (or clusters) to quit after the test. */
+  readonly clients: { quit(): Promise<unknown>; disconnect(): void }[];
+  /** Active timers when the test began, for expectQuiescent. */
+  timersBefore(): number;
+}
+
+/**
+ * One topology per spec file: `start` runs before all tests (and its handle
+ * is stopped after them); after each test the holdings and clients are
+ * closed and yadl must be quiescent.
+ */
+export function useTopology(start: () => Promise<{ stop(): Promise<void> }>): TopologyHooks {
+  let handle: { stop(): Promise<void> } | undefined;
+  let timers = 0;
+  const hooks: TopologyHooks = { holdings: [], clients: [], timersBefore: () => timers };
+  beforeAll(async () => {
+    handle = await start();
+  }, 60_000);
+  afterAll(async () => {
+    await handle?.stop();
+  });
+  beforeEach(() => {
+    timers = activeTimers();
+  });
+  afterEach(async () => {
+    for (const h of hooks.holdings.splice(0)) h.unsubscribe();
+    await waitFor(() => diagnostics.connectionUsers === 0, 5_000, 'every release sent');
+    await Promise.all(hooks.clients.splice(0).map((c) => c.quit().catch(() => c.disconnect())));
+    await expectQuiescent(timers);
+  });
+  return hooks;
 }
