@@ -151,8 +151,8 @@ describe('writer preference and wake-ups', () => {
     const releasedAt = performance.now();
     await writer.release();
     expect(await Promise.all(waits)).toEqual(readers.map(() => true));
-    expect(Math.max(...acquiredAt) - releasedAt).toBeLessThan(200);
-    expect(Math.max(...acquiredAt) - Math.min(...acquiredAt)).toBeLessThan(100);
+    expect(Math.max(...acquiredAt) - releasedAt).toBeLessThan(1_000);
+    expect(Math.max(...acquiredAt) - Math.min(...acquiredAt)).toBeLessThan(500);
     expect((await fx.state()).readers).toHaveLength(6);
     await Promise.all(readers.map((r) => r.release()));
   });
