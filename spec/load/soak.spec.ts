@@ -63,7 +63,7 @@ describe('soak', () => {
       expect(channels.filter((_, i) => i % 2 === 1).map(Number)).toEqual(Array.from({ length: NAMES }, () => 0));
 
       const exits = await within(Promise.all(workers.map((w) => w.exited)), 10_000, 'the processes exiting by themselves');
-      const exitedAfter = performance.timeOrigin + performance.now() - doneAt;
+      const exitedAfter = Number(process.hrtime.bigint()) / 1e6 - doneAt; // the workers' clock
       expect(exits).toEqual(workers.map(() => ({ code: 0, signal: null })));
       expect(exitedAfter).toBeLessThan(5_000);
 

@@ -9,7 +9,10 @@
  * A write holder increments the name's counter non-atomically (GET, hold
  * 0-5 ms, SET); a read holder reads it twice, 0-5 ms apart, and the two
  * reads must agree. Every hold's interval is recorded on a clock all
- * processes share (performance.timeOrigin + performance.now()).
+ * processes share: process.hrtime (CLOCK_MONOTONIC). performance.timeOrigin
+ * is not one: it is fixed from the wall clock at each process's start, and
+ * a clock adjustment between starts shifted whole processes by milliseconds,
+ * which showed as overlapping holds while the counters stayed exact.
  *
  * Env: REDIS_URL, PREFIX, NAMES, ACTORS, SOAK_MS, READ_SHARE, OUT (a file
  * for the records). Prints {"done":true,...counts} when finished, then must exit by
@@ -26,7 +29,7 @@ const prefix = env.PREFIX ?? 'soak';
 const NAMES = Number(env.NAMES ?? 20);
 const ACTORS = Number(env.ACTORS ?? 200);
 const SOAK_MS = Number(env.SOAK_MS ?? 30_000);
-const now = (): number => performance.timeOrigin + performance.now();
+const now = (): number => Number(process.hrtime.bigint()) / 1e6;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const random = (n: number): number => Math.floor(Math.random() * n);
 
