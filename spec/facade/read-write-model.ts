@@ -248,9 +248,11 @@ export class RwModel {
       own.depth += 1; // re-entered locally, even over a ghost
       return { settled: 'resolved', value: true };
     }
+    // Any other instance is one owner, like threading.Lock: it waits for its own hold (a ghost too) to be released.
+    if (own !== undefined) return { settled: 'resolved', value: false };
     const live = this.live();
     const free = this.writes(i) ? live.length === 0 : live.every((j) => !this.writes(j));
-    if (free) this.holds.set(i, { depth: 1, ghost: false, from, to }); // a reader's new hold replaces its old one
+    if (free) this.holds.set(i, { depth: 1, ghost: false, from, to });
     return { settled: 'resolved', value: free };
   }
 

@@ -11,8 +11,9 @@
  * matched by fence.
  *
  * The model (RwModel) follows what each instance believes it holds: a
- * RedisRLock re-enters locally; a second acquire by a holding RedisReadLock
- * takes a new hold that replaces the first; a writer kind's force release
+ * RedisRLock re-enters locally; a second acquire by any other holding
+ * instance waits for that instance's own release, like threading.Lock (so
+ * it answers false here); a writer kind's force release
  * empties Redis, and the instances that held keep believing they do
  * ("ghosts": a RedisRLock re-enters one, release() of one rejects
  * NotOwnerError) until their renewal or ttl says otherwise.

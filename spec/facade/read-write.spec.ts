@@ -271,11 +271,19 @@ describe('leases, release, force and fences', () => {
     await writer.release();
   });
 
-  it('a second acquire by a holding RedisReadLock takes a new hold that replaces the first; RedisWriteLock waits like anyone', async () => {
+  it('a second acquire by a holding RedisReadLock waits for its own release, like threading.Lock; so does RedisWriteLock', async () => {
     const reader = fx.lock(RedisReadLock);
     await reader.acquire();
     const first = reader.fence as number;
-    expect(await reader.acquire({ blocking: false })).toBe(true);
+    expect(await reader.acquire({ blocking: false })).toBe(false);
+    expect(await reader.acquire({ timeout: 50 })).toBe(false);
+    expect(reader.fence).toBe(first);
+    expect((await fx.state()).readers.map((r) => r.fence)).toEqual([first]);
+    const second = reader.acquire();
+    await sleep(50);
+    expect(reader.fence, 'the first hold is untouched while the second acquire waits').toBe(first);
+    await reader.release();
+    expect(await second).toBe(true);
     expect(reader.fence).toBeGreaterThan(first);
     expect((await fx.state()).readers.map((r) => r.fence)).toEqual([reader.fence]);
     await reader.release();

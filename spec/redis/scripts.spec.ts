@@ -8,6 +8,7 @@ import { lockKeys } from '../../src/redis/keys';
 import { FENCE_RETENTION_MS, LockScripts } from '../../src/redis/lock-scripts';
 import { activeTimers, expectQuiescent } from '../support/quiescence';
 import { useRedis } from '../support/redis-context';
+import { sleep } from '../core/holding';
 import { waitFor } from '../core/holding';
 import { startRedisServer, type RedisServerHandle } from '../support/redis-server';
 
@@ -42,15 +43,24 @@ async function acquireAndRelease(name: string, opts: LockOptions): Promise<void>
 }
 
 describe('lock scripts', () => {
-  it('acquire is idempotent per owner token (a resent command gets the same answer)', async () => {
+  it('acquire is idempotent per owner token: a resent command gets the same fence and the time the first hold has left', async () => {
     const client = redis.client();
     const scripts = new LockScripts(client);
-    const keys = lockKeys(redis.prefix(), 'scripted', 0);
-    const owner = token();
-    const first = await scripts.acquire(keys, owner, 'w', 5_000, false);
-    expect(first).toMatchObject({ acquired: true });
-    expect(await scripts.acquire(keys, owner, 'w', 5_000, false)).toEqual(first);
-    expect(await scripts.acquire(keys, token(), 'w', 5_000, false)).toMatchObject({ acquired: false });
+    for (const mode of ['w', 'r'] as const) {
+      const keys = lockKeys(redis.prefix(), 'scripted', 0);
+      const owner = token();
+      const first = await scripts.acquire(keys, owner, mode, 5_000, false);
+      expect(first).toEqual({ acquired: true, fence: expect.any(Number) as number, leftMs: 5_000 });
+      await sleep(60);
+      const again = await scripts.acquire(keys, owner, mode, 5_000, false);
+      if (!again.acquired || !first.acquired) throw new Error('not acquired');
+      // Not a new hold: the retry must not count the hold from its own send.
+      expect(again.fence).toBe(first.fence);
+      expect(again.leftMs).toBeLessThanOrEqual(5_000 - 50);
+      expect(again.leftMs).toBeGreaterThan(3_000);
+      const other = await scripts.acquire(keys, token(), 'w', 5_000, false);
+      expect(other).toMatchObject({ acquired: false });
+    }
   });
 
   it('no key lives forever: the state lives as long as the hold, the fence for the hold plus its retention', async () => {

@@ -3,88 +3,79 @@ import { LockError, LockLostError, LockTimeoutError, RedisUnavailableError, Repl
 import type { LockLostReason } from '../errors';
 import type { Connection } from '../redis/connection';
 import { openConnection } from '../redis/connection';
-import { isConnectionProblem } from '../redis/deadline';
+import { isConnectionProblem, isTransient } from '../redis/deadline';
 import { lockKeys, type LockKeys } from '../redis/keys';
 import type { AcquireReply, ReleaseReply, ScriptMode } from '../redis/lock-scripts';
+import { HeldLease, type LeaseHolder } from './held-lease';
 import { HoldKeeper } from './hold-keeper';
 import type { Lease } from './lease';
+import { LeaseSignal } from './lease-signal';
 import type { LockSettings } from './options';
 import { ownerToken } from './owner-token';
+import { PendingWork } from './pending-work';
+import { nextReleaseId } from './release-id';
+import { timerDelay } from './timers';
 import { existingWaitQueue, waitQueue, type AttemptOutcome, type QueuedWaiter, type WaitQueue } from './wait-queue';
 
 const GONE: AttemptOutcome = { kind: 'gone' };
-const ACQUIRED: AttemptOutcome = { kind: 'acquired' };
-/** After an attempt Redis did not answer, the next one comes this soon (until redisTimeout has passed). */
+/** After an attempt Redis did not answer (or answered BUSY...), the next one comes this soon, until redisTimeout has passed. */
 const RETRY_AFTER_TROUBLE_MS = 100;
+/**
+ * An error waits this long at most for the clean-up it started (a late hold
+ * released, a writer's mark withdrawn), so that on a healthy Redis the
+ * clean-up is done by the time the error arrives, and on a stalled one the
+ * error still arrives on time.
+ */
+const CLEANUP_GRACE_MS = 25;
 const ignore = (): void => undefined;
 
-/** The Lease of one hold: a plain frozen object to its reader, tied to its acquisition inside. */
-class HeldLease implements Lease {
-  readonly #acquisition: Acquisition;
-
-  constructor(
-    readonly name: string,
-    readonly prefix: string,
-    readonly mode: Lease['mode'],
-    readonly token: string,
-    readonly fence: number,
-    readonly ttl: number,
-    acquisition: Acquisition,
-  ) {
-    this.#acquisition = acquisition;
-    Object.freeze(this);
-  }
-
-  get signal(): AbortSignal {
-    return this.#acquisition.signal();
-  }
-
-  static acquisitionOf(lease: Lease): Acquisition | undefined {
-    return lease instanceof HeldLease ? lease.#acquisition : undefined;
-  }
-}
-
 /**
- * Releases a lease now and tells what Redis answered (RedisUnavailableError
- * after redisTimeout); the subscription stays to be closed by its owner.
+ * Where one subscription stands. Every transition names the states it may
+ * leave; an event that finds another state (a reply after close, a timeout
+ * after the grant) is handled as what it is, never as a transition.
+ *
+ *   new ─▶ first-attempt ─┬─▶ held ─▶ released
+ *                         └─▶ queued ◀─▶ attempting ─▶ held
+ *   every state ─▶ closed (unsubscribe, timeout, signal, loss, failure)
+ *
+ * - first-attempt: the attempt made on subscribe is in flight; not queued.
+ * - queued: in this process's wait queue for the lock, nothing in flight.
+ * - attempting: the queue's attempt for this waiter is in flight.
+ * - held: emitted its lease; a HoldKeeper renews it.
+ * - released: its owner released it (or forwent it for a force release);
+ *   the subscription waits to be closed.
+ * - closed: tells the observer nothing more; clean-up may still be under way.
  */
-export function releaseLease(lease: Lease): Promise<ReleaseReply> {
-  const acquisition = HeldLease.acquisitionOf(lease);
-  if (acquisition === undefined) throw new TypeError('not a lease issued by yadl');
-  return acquisition.release();
-}
+type State = 'new' | 'first-attempt' | 'queued' | 'attempting' | 'held' | 'released' | 'closed';
 
 /**
  * One subscription to `lock$`: one owner token that tries, waits, holds
  * (a HoldKeeper keeps the hold alive) and releases.
  */
-export class Acquisition implements QueuedWaiter {
+export class Acquisition implements QueuedWaiter, LeaseHolder {
   readonly shared: boolean;
+  private state: State = 'new';
   private readonly scriptMode: ScriptMode;
   private readonly token = ownerToken();
-  private phase: 'waiting' | 'held' | 'closed' = 'waiting';
-  private connection: Connection | undefined;
-  private keys: LockKeys | undefined;
+  private connection!: Connection;
+  private keys!: LockKeys;
+  private work!: PendingWork;
   private queue: WaitQueue | undefined;
   private keeper: HoldKeeper | undefined;
-  /** The lease's signal, made when first read (most holders never read it). */
-  private controller: AbortController | undefined;
-  private endReason: unknown;
-  private releasing: Promise<ReleaseReply> | undefined;
-  /** A writer that left its mark for readers to queue behind (see acquire-2.lua). */
-  private queued = false;
-  private withdrawing: Promise<unknown> | undefined;
-  /** An attempt went unanswered, so this token may hold the lock without knowing: release it on close. */
-  private uncertain = false;
-  /** performance.now() of the first unanswered attempt since the last answer. */
-  private unreachableSince: number | undefined;
-  private attemptInFlight = false;
-  /** Settles once the attempt in flight has been handled (a late mark withdrawn, a late hold released). */
-  private attemptHandled: Promise<unknown> = Promise.resolve();
-  /** Redis commands in flight (and not yet past redisTimeout); the connection is let go when none is left after close. */
-  private pending = 0;
-  private connectionReleased = false;
+  private readonly leaseSignal: LeaseSignal;
   private timeoutTimer: NodeJS.Timeout | undefined;
+  /** The one release of this token, owner's or clean-up's; later calls get its answer. */
+  private releasing: Promise<ReleaseReply> | undefined;
+  /** How a held lease was lost, if it was: decides whether closing still releases it. */
+  private lostBy: LockLostReason | undefined;
+  /** A writer whose mark holds new readers back (see acquire-2.lua): withdraw it when giving up. */
+  private marked = false;
+  /** An attempt went unanswered and may have taken the lock: release by token on close. */
+  private mayHold = false;
+  /** performance.now() of the first unanswered or refused attempt since the last answer. */
+  private troubleSince: number | undefined;
+  /** What that trouble was (a closed connection, a BUSY reply...), for the error that ends the wait. */
+  private lastTrouble: unknown;
 
   constructor(
     private readonly settings: LockSettings,
@@ -92,130 +83,189 @@ export class Acquisition implements QueuedWaiter {
   ) {
     this.shared = settings.mode === 'read';
     this.scriptMode = this.shared ? 'r' : 'w';
+    this.leaseSignal = new LeaseSignal(settings.name);
   }
 
   start(): void {
-    const { signal, timeout, name, prefix, redis } = this.settings;
+    if (this.state !== 'new') return;
+    const { signal, timeout, name, prefix, redis, redisTimeout } = this.settings;
     if (signal?.aborted) {
-      this.phase = 'closed';
+      this.state = 'closed';
       this.observer.error(signal.reason);
       return;
     }
-    const connection = openConnection(redis);
-    this.connection = connection;
-    this.keys = lockKeys(prefix, name, connection.db, connection.keyPrefix);
+    this.connection = openConnection(redis);
+    this.keys = lockKeys(prefix, name, this.connection.db, this.connection.keyPrefix);
+    this.work = new PendingWork(this.connection, redisTimeout, () => this.unavailable());
     signal?.addEventListener('abort', this.onAbort);
-    if (timeout > 0) this.timeoutTimer = setTimeout(() => this.timedOut(), timeout);
-    void this.firstAttempt(connection, this.keys);
+    if (timeout > 0) this.timeoutTimer = setTimeout(this.timedOut, timerDelay(timeout));
+    this.state = 'first-attempt';
+    void this.firstAttempt();
+  }
+
+  get signal(): AbortSignal {
+    return this.leaseSignal.signal;
   }
 
   /** Teardown: leaves the queue, or releases the hold. Idempotent. */
   close(): void {
-    if (this.phase === 'closed') return;
-    const wasHeld = this.phase === 'held';
-    this.phase = 'closed';
+    const was = this.state;
+    if (was === 'closed' || was === 'new') {
+      this.state = 'closed';
+      return;
+    }
+    this.state = 'closed';
     clearTimeout(this.timeoutTimer);
     this.keeper?.stop();
     this.settings.signal?.removeEventListener('abort', this.onAbort);
     this.queue?.leave(this);
     this.queue = undefined;
-    if (this.queued && !wasHeld) this.withdraw();
-    if (wasHeld && this.endReason === undefined) this.endHold(RELEASED);
-    if (wasHeld || this.uncertain) this.release().catch(ignore);
-    this.settle();
+    if (was === 'held') {
+      this.leaseSignal.released();
+      // A ttl that ran out frees the lock by itself; a hold Redis says is gone has nothing to release.
+      if (this.lostBy !== 'expired' && this.lostBy !== 'gone') void this.release().catch(ignore);
+    } else if (was !== 'released') {
+      // Sent after any attempt in flight, so Redis runs them after it.
+      this.withdraw();
+      if (this.mayHold) void this.release().catch(ignore);
+    }
+    this.work.finish();
   }
 
   /**
-   * Sends the release once; later calls get the same answer. Waiters of the
-   * same lock in this process are woken as soon as Redis answers.
+   * Sends the release once, retrying what Redis could not take yet until
+   * redisTimeout; later calls get the same answer. Waiters of the same lock
+   * in this process are woken as soon as Redis answers.
    */
   release(): Promise<ReleaseReply> {
-    if (this.releasing === undefined) {
+    if (this.releasing !== undefined) return this.releasing;
+    if (this.state === 'held') {
+      this.state = 'released';
       this.keeper?.stop();
-      const { connection, keys } = this.ready();
-      const localQueue = existingWaitQueue(connection.existingSubscriber, keys.channel);
-      const releaseId = localQueue === undefined ? '' : nextReleaseId();
-      const wake = connection.wakeChannel(keys, releaseId);
-      this.releasing = this.command(() => connection.scripts.release(keys, this.token, this.scriptMode, wake));
-      localQueue?.releasing(releaseId, this.releasing);
+      this.leaseSignal.released();
     }
+    const { connection, keys } = this;
+    const localQueue = existingWaitQueue(connection.existingSubscriber, keys.channel);
+    const releaseId = localQueue === undefined ? '' : nextReleaseId();
+    const wake = connection.wakeChannel(keys, releaseId);
+    this.releasing = this.work.track(
+      this.retried(() => this.work.send(() => connection.scripts.release(keys, this.token, this.scriptMode, wake))),
+    );
+    localQueue?.releasing(releaseId, this.releasing);
     return this.releasing;
+  }
+
+  /** Ends the hold without a release: its owner frees the lock for everyone in one step instead. */
+  forgo(): void {
+    if (this.state !== 'held') return;
+    this.state = 'released';
+    this.keeper?.stop();
+    this.leaseSignal.released();
+    this.releasing = Promise.resolve(1);
   }
 
   /** Redis is out of reach (another waiter found out): stop waiting. */
   abandon(error: RedisUnavailableError): void {
-    this.fail(error);
+    if (this.state === 'queued' || this.state === 'attempting') this.fail(error);
   }
 
-  attempt(): Promise<AttemptOutcome> {
-    const outcome = this.attemptOnce();
-    this.attemptHandled = outcome.then(ignore, ignore);
+  /** The queue's attempt for this waiter. */
+  async attempt(): Promise<AttemptOutcome> {
+    if (this.state !== 'queued') return GONE;
+    this.state = 'attempting';
+    const outcome = await this.attemptOnce();
+    if (outcome.kind !== 'blocked') return outcome;
+    if (this.state !== 'attempting') return GONE;
+    this.state = 'queued';
     return outcome;
   }
 
-  private async attemptOnce(): Promise<AttemptOutcome> {
-    if (this.phase !== 'waiting') return GONE;
-    const { connection, keys } = this.ready();
-    const { ttl, lease, timeout } = this.settings;
-    const sentAt = performance.now();
-    const hold = ttl > 0 ? ttl : lease;
-    const sent = this.command(() => connection.scripts.acquire(keys, this.token, this.scriptMode, hold, timeout !== 0));
-    let reply: AcquireReply;
-    this.attemptInFlight = true;
-    try {
-      reply = await sent;
-    } catch (error) {
-      return this.unanswered(error, sent, sentAt);
-    } finally {
-      this.attemptInFlight = false;
+  private async firstAttempt(): Promise<void> {
+    const { connection, keys } = this;
+    const marker = existingWaitQueue(connection.existingSubscriber, keys.channel)?.marker();
+    const outcome = await this.attemptOnce();
+    if (outcome.kind !== 'blocked' || this.state !== 'first-attempt') return;
+    if (this.settings.timeout === 0) {
+      this.fail(new LockTimeoutError(this.settings.name, 0));
+      return;
     }
-    this.unreachableSince = undefined;
-    this.uncertain = false;
-    if (this.phase !== 'waiting') {
-      // Torn down while the command was in flight: do not leak what it took.
-      if (reply.acquired) this.release().catch(ignore);
-      else if (reply.queued) this.withdraw();
+    this.state = 'queued';
+    this.queue = waitQueue(connection.subscriber, keys.channel);
+    this.queue.join(this, marker, outcome.waitMs);
+  }
+
+  /** One acquire script, from first-attempt or attempting; leaves them only for held or closed. */
+  private async attemptOnce(): Promise<AttemptOutcome> {
+    const { connection, keys } = this;
+    const { ttl, lease, timeout } = this.settings;
+    const hold = ttl > 0 ? ttl : lease;
+    const sentAt = performance.now();
+    let reply: AcquireReply;
+    try {
+      reply = await this.work.send(() => connection.scripts.acquire(keys, this.token, this.scriptMode, hold, timeout !== 0));
+    } catch (error) {
+      return this.unanswered(error, sentAt);
+    }
+    this.troubleSince = undefined;
+    this.lastTrouble = undefined;
+    if (this.state === 'closed') {
+      // Closed while the attempt was in flight: do not leak what it took.
+      if (reply.acquired) void this.release().catch(ignore);
+      else if (reply.queued) {
+        this.marked = true;
+        this.withdraw();
+      }
       return GONE;
     }
     if (!reply.acquired) {
-      this.queued ||= reply.queued;
-      return { kind: 'blocked', waitMs: reply.waitMs, behindWriter: reply.behindWriter };
+      this.marked ||= reply.queued;
+      // A marked writer retries within a third of its hold, which refreshes its mark.
+      const waitMs = reply.queued ? Math.min(reply.waitMs, Math.max(1, Math.floor(hold / 3))) : reply.waitMs;
+      return { kind: 'blocked', waitMs, behindWriter: reply.behindWriter };
     }
-    if (this.settings.replicas > 0 && !(await this.replicated(connection, keys))) return GONE;
-    this.hold(reply.fence, sentAt);
-    return ACQUIRED;
+    if (this.settings.replicas > 0 && !(await this.replicated())) return GONE;
+    if (this.state !== 'first-attempt' && this.state !== 'attempting') return GONE;
+    this.hold(reply.fence, sentAt, reply.leftMs);
+    return { kind: 'acquired', holdMs: reply.leftMs };
   }
 
   /** With `replicas`, the hold counts only once enough replicas have it; otherwise it is given back. */
-  private async replicated(connection: Connection, keys: LockKeys): Promise<boolean> {
+  private async replicated(): Promise<boolean> {
+    const { connection, keys } = this;
     const { replicas, replicaTimeout, name } = this.settings;
-    const acknowledged = await this.command(() => connection.replicated(keys, replicas, replicaTimeout)).catch(() => -1);
-    if (this.phase === 'waiting' && acknowledged >= replicas) return true;
-    this.uncertain = true; // held in Redis but not by us: release on close
-    if (this.phase === 'waiting') this.fail(new ReplicationError(name, replicas, acknowledged));
-    else this.release().catch(ignore);
+    const acknowledged = await this.work.send(() => connection.replicated(keys, replicas, replicaTimeout)).catch(() => -1);
+    if (this.state === 'closed') {
+      void this.release().catch(ignore);
+      return false;
+    }
+    if (acknowledged >= replicas) return true;
+    this.mayHold = true; // held in Redis but not by us: released on close
+    this.fail(new ReplicationError(name, replicas, acknowledged));
     return false;
   }
 
   /**
-   * An attempt that got no answer may still have run. It is idempotent, so
-   * retry it while redisTimeout allows; a late answer that it acquired, once
-   * this acquisition is closed, is given back.
+   * An attempt without a definite answer. Unanswered, it may still have run:
+   * it is idempotent, so it is retried while redisTimeout allows, and the
+   * token is released on close. Refused for now (BUSY, LOADING...), it did
+   * not run, and is retried the same way.
    */
-  private unanswered(error: unknown, sent: Promise<AcquireReply>, sentAt: number): AttemptOutcome {
-    const unreachable = isConnectionProblem(error) || error instanceof RedisUnavailableError;
-    if (!unreachable) {
-      this.fail(error);
-      return { kind: 'gone', error };
+  private unanswered(error: unknown, sentAt: number): AttemptOutcome {
+    if (!isTransient(error) && !(error instanceof RedisUnavailableError)) {
+      const failure = asLockError(error, this.settings.name);
+      this.fail(failure);
+      return { kind: 'gone', error: failure };
     }
-    this.uncertain = true;
-    sent.then((late) => {
-      if (late.acquired && this.phase === 'closed') this.release().catch(ignore);
-    }, ignore);
-    this.unreachableSince ??= sentAt;
-    const troubledFor = performance.now() - this.unreachableSince;
+    if (isConnectionProblem(error) || error instanceof RedisUnavailableError) this.mayHold = true;
+    if (this.state === 'closed') {
+      if (this.mayHold) void this.release().catch(ignore);
+      return GONE;
+    }
+    this.troubleSince ??= sentAt;
+    if (!(error instanceof RedisUnavailableError)) this.lastTrouble = error;
+    const troubledFor = performance.now() - this.troubleSince;
     if (this.settings.timeout === 0 || troubledFor >= this.settings.redisTimeout || error instanceof RedisUnavailableError) {
-      const unavailable = error instanceof RedisUnavailableError ? error : this.unavailable(error, troubledFor);
+      const unavailable = error instanceof RedisUnavailableError ? error : this.unavailable(troubledFor);
       this.fail(unavailable);
       return { kind: 'gone', error: unavailable };
     }
@@ -223,97 +273,76 @@ export class Acquisition implements QueuedWaiter {
   }
 
   /** The wait is over: a timeout, unless Redis is the one not answering. */
-  private timedOut(): void {
+  private readonly timedOut = (): void => {
+    if (this.state !== 'first-attempt' && this.state !== 'queued' && this.state !== 'attempting') return;
     const { name, timeout } = this.settings;
-    const { connection } = this.ready();
-    const status = connection.client.status;
+    const status = this.connection.client.status;
     // Still connecting is not unreachable; failing to connect is.
     const down =
-      status === 'reconnecting' || status === 'end' || status === 'close' || (status !== 'ready' && connection.lastError !== undefined);
-    const unreachable = this.unreachableSince !== undefined || (this.attemptInFlight && down);
-    this.fail(unreachable ? this.unavailable(undefined, timeout) : new LockTimeoutError(name, timeout));
-  }
+      status === 'reconnecting' ||
+      status === 'end' ||
+      status === 'close' ||
+      (status !== 'ready' && this.connection.lastError !== undefined);
+    const inFlight = this.state !== 'queued';
+    const unreachable = this.troubleSince !== undefined || (inFlight && down);
+    this.fail(unreachable ? this.unavailable(timeout) : new LockTimeoutError(name, timeout));
+  };
 
-  private unavailable(cause?: unknown, waited = this.settings.redisTimeout): RedisUnavailableError {
-    const { connection } = this.ready();
-    return new RedisUnavailableError(this.settings.name, connection.server, this.settings.redisTimeout, {
-      cause: cause ?? connection.lastError,
+  private unavailable(waited = this.settings.redisTimeout, trouble = this.lastTrouble): RedisUnavailableError {
+    return new RedisUnavailableError(this.settings.name, this.connection.server, this.settings.redisTimeout, {
+      cause: trouble ?? this.connection.lastError,
       waited: Math.round(waited),
     });
   }
 
-  private async firstAttempt(connection: Connection, keys: LockKeys): Promise<void> {
-    const marker = existingWaitQueue(connection.existingSubscriber, keys.channel)?.marker();
-    const outcome = await this.attempt();
-    if (outcome.kind !== 'blocked') return;
-    if (this.settings.timeout === 0) {
-      this.fail(new LockTimeoutError(this.settings.name, 0));
-      return;
-    }
-    this.queue = waitQueue(connection.subscriber, keys.channel);
-    this.queue.join(this, marker, outcome.waitMs);
-  }
-
-  private hold(fence: number, sentAt: number): void {
+  private hold(fence: number, sentAt: number, leftMs: number): void {
     const { name, prefix, ttl, mode } = this.settings;
-    const { connection, keys } = this.ready();
-    this.queued = false;
+    const { connection, keys } = this;
+    this.state = 'held';
+    this.marked = false;
+    this.mayHold = false;
     clearTimeout(this.timeoutTimer);
-    this.queue?.leave(this);
+    // The queue drops this waiter itself once the attempt returns.
     this.queue = undefined;
-    this.phase = 'held';
     const lease = new HeldLease(name, prefix, mode, this.token, fence, ttl, this);
     this.keeper = new HoldKeeper(
       this.settings,
-      (holdMs) => this.command(() => connection.scripts.renew(keys, this.token, this.scriptMode, holdMs)),
+      (holdMs) => this.work.send(() => connection.scripts.renew(keys, this.token, this.scriptMode, holdMs)),
       (reason) => this.lose(reason),
     );
-    this.keeper.start(sentAt);
+    this.keeper.start(sentAt, leftMs);
     this.observer.next(lease);
   }
 
   private lose(reason: LockLostReason): void {
-    if (this.phase !== 'held' || this.releasing !== undefined) return;
-    // A ttl that ran out frees the lock by itself, at the ttl: no early release.
-    if (reason === 'expired') this.releasing = Promise.resolve(0);
+    if (this.state !== 'held') return;
+    this.lostBy = reason;
     const error = new LockLostError(this.settings.name, reason);
-    this.endHold(error);
+    this.leaseSignal.end(error);
     this.fail(error);
   }
 
-  /** The lease's signal; made on first read, as most holders never read it. */
-  signal(): AbortSignal {
-    if (this.controller === undefined) {
-      this.controller = new AbortController();
-      if (this.endReason !== undefined) this.controller.abort(this.reason());
-    }
-    return this.controller.signal;
-  }
-
-  /** Aborts the lease's signal (now, or when it is first read). */
-  private endHold(reason: unknown): void {
-    this.endReason = reason;
-    if (this.controller !== undefined) this.controller.abort(this.reason());
-  }
-
-  private reason(): unknown {
-    if (this.endReason === RELEASED) this.endReason = releasedReason(this.settings.name);
-    return this.endReason;
-  }
-
   /**
-   * Closes, then errors. A writer's mark is gone by the time its error
-   * arrives, also one that the attempt in flight is still leaving.
+   * Closes, then errors. The clean-up that closing a wait started (a late
+   * hold released, a writer's mark withdrawn) is done by the time the error
+   * arrives, unless Redis takes longer than CLEANUP_GRACE_MS: the error is
+   * not held back for it. A hold that ends errors at once.
    */
   private fail(error: unknown): void {
-    if (this.phase === 'closed') return;
-    const inFlight = this.attemptInFlight;
+    const was = this.state;
+    if (was === 'closed') return;
     this.close();
-    if (!inFlight && this.withdrawing === undefined) {
+    if (was === 'held' || was === 'released' || !this.work.busy) {
       this.observer.error(error);
       return;
     }
-    void this.attemptHandled.then(() => this.withdrawing).then(() => this.observer.error(error));
+    const deliver = (): void => {
+      clearTimeout(grace);
+      if (this.observer.closed) return;
+      this.observer.error(error);
+    };
+    const grace = setTimeout(deliver, CLEANUP_GRACE_MS);
+    void this.work.idle().then(deliver);
   }
 
   private readonly onAbort = (): void => {
@@ -322,68 +351,36 @@ export class Acquisition implements QueuedWaiter {
 
   /** A writer that stops waiting takes back its mark, so that readers queued behind it go ahead. */
   private withdraw(): void {
-    this.queued = false;
-    const { connection, keys } = this.ready();
+    if (!this.marked) return;
+    this.marked = false;
+    const { connection, keys } = this;
     const wake = connection.wakeChannel(keys);
-    // If it fails, the mark expires by itself.
-    this.withdrawing = this.command(() => connection.scripts.withdraw(keys, this.token, wake)).catch(ignore);
+    // If it fails, the mark expires by itself within one hold.
+    this.work.send(() => connection.scripts.withdraw(keys, this.token, wake)).catch(ignore);
   }
 
-  /**
-   * Sends one command, counted as pending until it settles or redisTimeout
-   * passes; then it rejects with RedisUnavailableError, and no longer keeps
-   * the connection from closing (ioredis may still send it later).
-   */
-  private command<T>(send: () => Promise<T>): Promise<T> {
-    this.pending += 1;
-    let counted = true;
-    const uncount = (): void => {
-      if (!counted) return;
-      counted = false;
-      this.pending -= 1;
-      this.settle();
-    };
-    const answered = this.ready().connection.deadlines.watch(send(), this.settings.redisTimeout, () => this.unavailable());
-    answered.then(uncount, uncount);
-    return answered;
-  }
-
-  /** Lets the connection go once closed with nothing in flight. */
-  private settle(): void {
-    if (this.phase !== 'closed' || this.pending > 0 || this.connectionReleased || this.connection === undefined) return;
-    // A reply that arrives after close may still need a release; give it this turn to start one.
-    setImmediate(() => {
-      if (this.pending > 0 || this.connectionReleased) return;
-      this.connectionReleased = true;
-      this.connection?.release();
-    });
-  }
-
-  private ready(): { connection: Connection; keys: LockKeys } {
-    if (this.connection === undefined || this.keys === undefined) throw new Error('acquisition not started');
-    return { connection: this.connection, keys: this.keys };
+  /** Runs `once` again after transient trouble, until it answers or redisTimeout has passed. */
+  private async retried<T>(once: () => Promise<T>): Promise<T> {
+    const until = performance.now() + this.settings.redisTimeout;
+    for (;;) {
+      try {
+        return await once();
+      } catch (error) {
+        // A client closed for good (its owner quit it) will not come back: no point waiting for it.
+        const closedForGood = this.connection.client.status === 'end';
+        if (!isTransient(error) || closedForGood || performance.now() + RETRY_AFTER_TROUBLE_MS >= until) {
+          if (error instanceof LockError) throw error;
+          throw isTransient(error) ? this.unavailable(this.settings.redisTimeout, error) : asLockError(error, this.settings.name);
+        }
+        await new Promise((resolve) => setTimeout(resolve, RETRY_AFTER_TROUBLE_MS));
+      }
+    }
   }
 }
 
-/** Stands for the released reason until someone reads the signal. */
-const RELEASED = Symbol('released');
-
-/** The abort reason of a released lease; no stack, since nothing went wrong. */
-function releasedReason(name: string): LockError {
-  const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 0;
-  try {
-    return new LockError(`lock '${name}' was released`, name);
-  } finally {
-    Error.stackTraceLimit = limit;
-  }
-}
-
-const releaseTag = ownerToken().slice(0, 8);
-let releaseCount = 0;
-
-/** Unique in this process, and between processes with overwhelming likelihood. */
-function nextReleaseId(): string {
-  releaseCount += 1;
-  return `${releaseTag}.${releaseCount.toString(36)}`;
+/** yadl never surfaces a raw client error: anything unexpected becomes a LockError with the cause. */
+function asLockError(error: unknown, name: string): LockError {
+  if (error instanceof LockError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new LockError(`lock '${name}': unexpected error from Redis: ${message}`, name, { cause: error });
 }

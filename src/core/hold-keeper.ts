@@ -1,14 +1,21 @@
 import { RedisUnavailableError, type LockLostReason } from '../errors';
-import { isConnectionProblem } from '../redis/deadline';
+import { isTransient } from '../redis/deadline';
 import type { LockSettings } from './options';
+import { timerDelay } from './timers';
+
+/** Clock drift and a busy event loop: the hold is declared over this much before it can have ended. */
+export function holdMargin(holdMs: number): number {
+  return Math.ceil(holdMs * 0.02) + 5;
+}
 
 /**
  * Keeps one hold alive and says when it ends: renews a lease every lease/3
  * (or checks that a fixed ttl's hold still exists), and declares the hold
  * over a little before it can have ended in Redis.
  *
- * The hold ends in Redis no earlier than `sentAt + hold` (its clock started
- * when Redis ran the script, after it was sent); stopping 2% + 5 ms earlier
+ * Redis reports what a hold has left when it runs a script (`leftMs`); the
+ * script ran after it was sent, so the hold ends no earlier than
+ * `sentAt + leftMs` on this process's clock. Stopping 2% + 5 ms earlier
  * allows for clock drift and a busy event loop, so the holder hears of it
  * before anyone else can have acquired. One timer serves both jobs.
  */
@@ -27,8 +34,9 @@ export class HoldKeeper {
     private readonly lost: (reason: LockLostReason) => void,
   ) {}
 
-  start(sentAt: number): void {
-    this.holdFrom(sentAt);
+  /** `leftMs` of the hold were left when Redis ran the script sent at `sentAt`. */
+  start(sentAt: number, leftMs: number): void {
+    this.holdFrom(sentAt, leftMs);
     this.planRenewal(Math.floor(this.settings.lease / 3));
     this.schedule();
   }
@@ -38,10 +46,9 @@ export class HoldKeeper {
     clearTimeout(this.timer);
   }
 
-  private holdFrom(sentAt: number): void {
+  private holdFrom(sentAt: number, leftMs: number): void {
     const { ttl, lease } = this.settings;
-    const hold = ttl > 0 ? ttl : lease;
-    this.endsAt = sentAt + hold - (Math.ceil(hold * 0.02) + 5);
+    this.endsAt = sentAt + leftMs - holdMargin(ttl > 0 ? ttl : lease);
   }
 
   /** The next renewal (or check) in `delay`; a fixed hold is not checked when it ends first. */
@@ -53,7 +60,7 @@ export class HoldKeeper {
   private schedule(): void {
     clearTimeout(this.timer);
     const at = this.renewing ? this.endsAt : Math.min(this.endsAt, this.nextRenewalAt);
-    this.timer = setTimeout(this.tick, Math.max(0, at - performance.now()));
+    this.timer = setTimeout(this.tick, timerDelay(at - performance.now()));
   }
 
   private readonly tick = (): void => {
@@ -78,15 +85,15 @@ export class HoldKeeper {
       this.renewing = false;
       if (this.stopped) return;
       // Redis said something definite (a foreign value took the key): the hold is gone.
-      if (!isConnectionProblem(error) && !(error instanceof RedisUnavailableError)) return this.end('gone');
-      // Otherwise keep trying until the hold can no longer be vouched for.
+      if (!isTransient(error) && !(error instanceof RedisUnavailableError)) return this.end('gone');
+      // Unreachable, or busy for now (BUSY, LOADING...): keep trying until the hold can no longer be vouched for.
       this.planRenewal(Math.max(10, Math.floor(lease / 10)));
       return this.schedule();
     }
     this.renewing = false;
     if (this.stopped) return;
     if (left === 0) return this.end('gone');
-    if (ttl === 0) this.holdFrom(sentAt);
+    if (ttl === 0) this.holdFrom(sentAt, left);
     this.planRenewal(Math.floor(lease / 3));
     this.schedule();
   }

@@ -1,9 +1,11 @@
 import { diagnostics } from '../diagnostics';
 import { RedisUnavailableError } from '../errors';
 import type { Listening, NotificationSource } from '../redis/subscriber';
+import { timerDelay } from './timers';
 
 export type AttemptOutcome =
-  | { readonly kind: 'acquired' }
+  /** `holdMs`: how long the new hold lasts unless renewed; the others' deadline retry comes then at the latest. */
+  | { readonly kind: 'acquired'; readonly holdMs: number }
   /** `behindWriter`: a reader held back only by a waiting writer's mark. */
   | { readonly kind: 'blocked'; readonly waitMs: number; readonly behindWriter: boolean }
   /** The waiter left (cancelled, timed out, failed) during its attempt, perhaps because of `error`. */
@@ -12,7 +14,10 @@ export type AttemptOutcome =
 export interface QueuedWaiter {
   /** A reader: when it acquires, the next waiter may acquire too, so the queue goes on. */
   readonly shared: boolean;
-  /** One acquisition attempt; the waiter leaves the queue itself when it acquires or gives up. */
+  /**
+   * One acquisition attempt. The queue drops a waiter that acquired or is
+   * gone; the waiter also leaves by itself when it gives up between attempts.
+   */
   attempt(): Promise<AttemptOutcome>;
   /** Redis is out of reach: stop waiting with this error. */
   abandon(error: RedisUnavailableError): void;
@@ -55,6 +60,8 @@ export class WaitQueue {
   private running = false;
   private dirty = false;
   private deadline: NodeJS.Timeout | undefined;
+  /** performance.now() at which `deadline` fires. */
+  private deadlineAt = Infinity;
   private disposed = false;
   /**
    * This process's releases of the lock, by id: 'sent' until Redis answered,
@@ -152,21 +159,34 @@ export class WaitQueue {
         const head = this.first();
         if (head === undefined || this.disposed) return;
         let outcome = await head.attempt();
+        let attempted = head;
         if (outcome.kind === 'blocked' && outcome.behindWriter) {
           // Readers queue behind a waiting writer; if that writer waits in
           // this very queue, it must get its turn or nobody moves.
           const writer = this.first((w) => !w.shared);
-          if (writer !== undefined) outcome = await writer.attempt();
+          if (writer !== undefined) {
+            attempted = writer;
+            outcome = await writer.attempt();
+          }
         }
         if (outcome.kind === 'gone' && outcome.error instanceof RedisUnavailableError) {
           this.abandonAll(outcome.error);
           return;
         }
+        if (outcome.kind !== 'blocked') {
+          // Whatever state the waiter is in, it never comes up again: a
+          // waiter that stays at the head answering 'gone' would spin here.
+          this.leave(attempted);
+          if (this.disposed) return;
+        }
         if (outcome.kind === 'blocked') {
           this.armDeadline(outcome.waitMs);
           if (!this.dirty) return;
-        } else if (outcome.kind === 'acquired' && !this.dirty && !head.shared) {
-          return;
+        } else if (outcome.kind === 'acquired') {
+          // The others wait for this new hold now; its expiry is their deadline
+          // (a release wakes them sooner), as no event may tell of it.
+          this.armDeadline(outcome.holdMs);
+          if (!this.dirty && !attempted.shared) return;
         }
         // 'gone', or a reader got in: the turn passes to the next waiter.
       }
@@ -185,14 +205,22 @@ export class WaitQueue {
     for (const waiter of [...this.waiters]) waiter.abandon(error);
   }
 
-  /** One timer per queue, at the blocking hold's expiry as last reported. */
+  /**
+   * One timer per queue, at the earliest expiry any attempt reported: a
+   * later report never pushes back a retry that one waiter still needs
+   * (an early retry costs one attempt; a late one, a whole hold).
+   */
   private armDeadline(waitMs: number): void {
     if (this.disposed) return;
-    if (this.deadline !== undefined) clearTimeout(this.deadline);
+    const delay = timerDelay(waitMs + 1);
+    const at = performance.now() + delay;
+    if (this.deadline !== undefined && this.deadlineAt <= at) return;
+    clearTimeout(this.deadline);
+    this.deadlineAt = at;
     this.deadline = setTimeout(() => {
       this.deadline = undefined;
       this.wake();
-    }, waitMs + 1);
+    }, delay);
   }
 
   private dispose(): void {

@@ -1,5 +1,5 @@
 import type { Subscription } from 'rxjs';
-import { releaseLease } from '../core/acquisition';
+import { forgoLease, releaseLease } from '../core/held-lease';
 import type { Lease } from '../core/lease';
 import { lockWithSettings$ } from '../core/lock';
 import { forceReleaseLock, inspectLock, type LockAddress } from '../core/lock-state';
@@ -55,12 +55,22 @@ function settledWithin(promise: Promise<unknown>, ms: number | undefined, signal
  * The promise facade over `lock$`, with the interface of Python's
  * `threading.Lock`. Ownership belongs to the instance: two instances exclude
  * each other even in one process. The constructor does no Redis I/O.
+ *
+ * An instance holds at most one hold. A second `acquire` on an instance that
+ * holds (or is still acquiring) waits for that hold to be released, as a
+ * second `threading.Lock.acquire()` does, within its own timeout and signal,
+ * and only then asks Redis; `blocking: false` answers false at once. This
+ * is so for read locks too: two `withLock` calls on one `RedisReadLock`
+ * run one after the other. A reentrant lock (RLock) re-enters instead.
  */
 export abstract class FacadeLock {
   readonly name: string;
   protected readonly settings: FacadeSettings;
   private hold: Hold | undefined;
-  private acquiring: Promise<boolean> | undefined;
+  /** The acquisition in flight, if any: the instance's turn is taken until it settles. */
+  private inFlight: object | undefined;
+  /** Resolves at the next change of turn (an acquisition settled, a hold ended). */
+  private turnChanged: { promise: Promise<void>; resolve: () => void } | undefined;
   private waitForever: LockSettings | undefined;
 
   constructor(name: string, options?: RedisLockOptions) {
@@ -96,32 +106,29 @@ export abstract class FacadeLock {
       // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- a TypeError or RangeError from validation
       return Promise.reject(error);
     }
-    // No async frame for the plain locks: ten thousand waiters add up.
-    return this.reentrant ? this.acquireReentrant(resolved) : this.subscribe(resolved.timeout, resolved.signal);
+    if (this.inFlight === undefined) {
+      if (this.reentrant && this.reenter()) return Promise.resolve(true);
+      // No async frame on the common path: ten thousand waiters add up.
+      if (this.hold === undefined) return this.subscribe(resolved.timeout, resolved.signal);
+    }
+    return this.acquireInTurn(resolved);
   }
 
-  /** One owner: a concurrent acquire waits for the one in flight (within its own timeout and signal), then re-enters. */
-  private async acquireReentrant(resolved: { timeout: number; signal: AbortSignal | undefined }): Promise<boolean> {
+  /** Waits (within its own timeout and signal) until this instance may ask Redis, then asks. */
+  private async acquireInTurn(resolved: { timeout: number; signal: AbortSignal | undefined }): Promise<boolean> {
     const { signal } = resolved;
     let { timeout } = resolved;
     const deadline = timeout > 0 ? performance.now() + timeout : undefined;
-    while (this.acquiring !== undefined) {
-      if (timeout === 0) return this.reenter();
+    while (this.inFlight !== undefined || (!this.reentrant && this.hold !== undefined)) {
+      if (timeout === 0) return false;
       const left = deadline === undefined ? undefined : deadline - performance.now();
       if (left !== undefined && left <= 0) return false;
-      if (!(await settledWithin(this.acquiring, left, signal))) return false;
+      if (!(await settledWithin(this.nextTurn(), left, signal))) return false;
     }
-    if (this.reenter()) return true;
+    if (this.reentrant && this.reenter()) return true;
     if (deadline !== undefined) timeout = Math.max(0, Math.ceil(deadline - performance.now()));
-    const attempt = this.subscribe(timeout, signal);
-    this.acquiring = attempt;
-    try {
-      return await attempt;
-    } finally {
-      if (this.acquiring === attempt) this.acquiring = undefined;
-    }
+    return this.subscribe(timeout, signal);
   }
-
 
   /**
    * Releases this instance's hold. Rejects with NotOwnerError when it holds
@@ -133,6 +140,8 @@ export abstract class FacadeLock {
     const { force } = resolveReleaseOptions(options);
     const hold = this.hold;
     if (force && this.mode === 'write') {
+      // One step: releasing our own hold first would let a waiter in, only for the force release to evict it.
+      if (hold !== undefined) forgoLease(hold.lease);
       this.drop();
       await forceReleaseLock(this.address());
       return;
@@ -145,7 +154,7 @@ export abstract class FacadeLock {
       hold.depth -= 1;
       return;
     }
-    this.hold = undefined;
+    this.forget(hold);
     let reply;
     try {
       reply = await releaseLease(hold.lease);
@@ -162,8 +171,9 @@ export abstract class FacadeLock {
 
   /**
    * Python's `with lock:`. Acquires (rejecting with LockTimeoutError when
-   * `timeout` passes), runs `fn` with the hold's signal, and releases in
-   * `finally`. If the hold was lost while `fn` ran, rejects with that
+   * `timeout` passes), runs `fn` with the hold's signal, and releases
+   * afterwards. If the hold ended while `fn` ran by anything but this call
+   * (lost in Redis, or released by another call), rejects with a
    * LockLostError even when `fn` succeeded: its work was not protected.
    */
   async withLock<T>(fn: (signal: AbortSignal) => T | Promise<T>, options?: AcquireOptions): Promise<T> {
@@ -173,18 +183,17 @@ export abstract class FacadeLock {
     const hold = this.hold;
     if (hold === undefined) throw new LockLostError(this.name, 'gone');
     const { signal } = hold.lease;
-    let result: T;
+    let outcome: { ok: true; value: T } | { ok: false; error: unknown };
     try {
-      result = await fn(signal);
+      outcome = { ok: true, value: await fn(signal) };
     } catch (error) {
-      // Work that honoured the signal failed because the hold was lost: say that.
-      if (signal.reason instanceof LockLostError && error !== signal.reason) throw signal.reason;
-      throw error;
-    } finally {
-      if (this.hold === hold) await this.release().catch(() => undefined);
+      outcome = { ok: false, error };
     }
-    if (signal.reason instanceof LockLostError) throw signal.reason;
-    return result;
+    const endedUnderIt = this.hold !== hold || signal.aborted;
+    if (this.hold === hold) await this.release().catch(() => undefined);
+    if (endedUnderIt) throw this.lossOf(signal);
+    if (!outcome.ok) throw outcome.error;
+    return outcome.value;
   }
 
   /** `await using lock = new RedisLock(...)`: releases the hold, if any, when the scope ends. */
@@ -203,11 +212,25 @@ export abstract class FacadeLock {
     return true;
   }
 
+  /** The error for a hold that ended under withLock: how it was lost, or that another call released it. */
+  private lossOf(signal: AbortSignal): LockLostError {
+    if (signal.reason instanceof LockLostError) return signal.reason;
+    return new LockLostError(this.name, 'released', { cause: signal.reason });
+  }
+
   /** `signal` bounds the wait only: once held, the hold ends by release, not by the signal. */
   private subscribe(timeout: number, signal: AbortSignal | undefined): Promise<boolean> {
     const settings = this.lockSettings(timeout);
+    const turn = {};
+    this.inFlight = turn;
+    const settled = (): void => {
+      if (this.inFlight !== turn) return;
+      this.inFlight = undefined;
+      this.passTurn();
+    };
     return new Promise<boolean>((resolve, reject) => {
       if (signal?.aborted) {
+        settled();
         // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- signal.reason passes through as given
         reject(signal.reason);
         return;
@@ -215,25 +238,27 @@ export abstract class FacadeLock {
       let acquired: Hold | undefined;
       const onAbort = (): void => {
         subscription.unsubscribe();
+        settled();
         // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- signal.reason passes through as given
         reject(signal?.reason);
       };
       const subscription = lockWithSettings$(settings).subscribe({
         next: (leaseNow) => {
           signal?.removeEventListener('abort', onAbort);
-          this.drop();
           acquired = { lease: leaseNow, subscription, depth: 1 };
           this.hold = acquired;
+          settled();
           resolve(true);
         },
         error: (error: unknown) => {
           signal?.removeEventListener('abort', onAbort);
           if (acquired === undefined) {
+            settled();
             if (error instanceof LockTimeoutError) resolve(false);
             // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- signal.reason passes through as given
             else reject(error);
-          } else if (this.hold === acquired) {
-            this.hold = undefined;
+          } else {
+            this.forget(acquired);
           }
         },
       });
@@ -252,8 +277,31 @@ export abstract class FacadeLock {
   /** Forgets the current hold (replaced or force-released), closing its subscription. */
   private drop(): void {
     const hold = this.hold;
+    if (hold === undefined) return;
+    this.forget(hold);
+    hold.subscription.unsubscribe();
+  }
+
+  /** The instance no longer holds `hold`: the next acquire may go. */
+  private forget(hold: Hold): void {
+    if (this.hold !== hold) return;
     this.hold = undefined;
-    hold?.subscription.unsubscribe();
+    this.passTurn();
+  }
+
+  private nextTurn(): Promise<void> {
+    if (this.turnChanged === undefined) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      this.turnChanged = { promise, resolve };
+    }
+    return this.turnChanged.promise;
+  }
+
+  private passTurn(): void {
+    const changed = this.turnChanged;
+    this.turnChanged = undefined;
+    changed?.resolve();
   }
 
   private address(): LockAddress {

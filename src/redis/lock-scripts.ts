@@ -1,5 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
 import { LockError } from '../errors';
+import { isTransient } from './deadline';
 import type { LockKeys } from './keys';
 import { LuaScript } from './lua-script';
 import { luaScripts } from './scripts/lua.generated';
@@ -11,7 +12,8 @@ export const FENCE_RETENTION_MS = 10 * 60_000;
 export type ScriptMode = 'w' | 'r';
 
 export type AcquireReply =
-  | { readonly acquired: true; readonly fence: number }
+  /** `leftMs`: what the hold has left by the server's clock (less than the hold when an earlier, unanswered attempt took it). */
+  | { readonly acquired: true; readonly fence: number; readonly leftMs: number }
   /**
    * `queued`: this writer's mark now holds new readers back; withdraw it when
    * giving up. `behindWriter`: this reader is held back only by a waiting
@@ -60,8 +62,8 @@ export class LockScripts {
   async acquire(keys: LockKeys, token: string, mode: ScriptMode, holdMs: number, waits: boolean): Promise<AcquireReply> {
     const args = [token, mode, holdMs, FENCE_RETENTION_MS, waits ? '1' : '0'];
     const reply = await this.call('acquire', keys, [keys.state, keys.fence], args);
-    if (Array.isArray(reply) && reply.length === 4 && typeof reply[1] === 'number') {
-      if (reply[0] === 1) return { acquired: true, fence: reply[1] };
+    if (Array.isArray(reply) && reply.length === 4 && typeof reply[1] === 'number' && typeof reply[2] === 'number') {
+      if (reply[0] === 1) return { acquired: true, fence: reply[1], leftMs: reply[2] };
       if (reply[0] === 0) {
         return { acquired: false, waitMs: Math.max(1, reply[1]), queued: reply[2] === 1, behindWriter: reply[3] === 3 };
       }
@@ -121,11 +123,19 @@ export class LockScripts {
           { cause: error },
         );
       }
-      throw error;
+      // Transient trouble is the caller's to retry; any other reply is final, and yadl's to explain.
+      if (isTransient(error)) throw error;
+      throw new LockError(`Redis refused the ${script} script for ${keys.state}: ${describeError(error)}`, keys.name, {
+        cause: error,
+      });
     }
   }
 }
 
 function unexpected(keys: LockKeys, script: string, reply: unknown): LockError {
   return new LockError(`unexpected reply from the ${script} script for ${keys.state}: ${JSON.stringify(reply)}`, keys.name);
+}
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

@@ -6,7 +6,8 @@
     KEYS[1] state: hash {
               w = writer token, wf = its fence, wx = its expiry (server ms),
               r:<token> = '<expiry>:<fence>' per reader,
-              q:<token> = <expiry> per writer waiting for readers to leave }
+              q:<token> = <expiry> per writer waiting for readers to leave,
+                        one hold of that writer from its last attempt }
     KEYS[2] fence: the name's fencing counter (a string holding an integer)
     ARGV[1] owner token
     ARGV[2] mode: 'w' (exclusive, write) or 'r' (read)
@@ -16,8 +17,12 @@
             mark), '0' for a single attempt
 
   Output:
-    {1, fence, 0, 0}   acquired; the same reply again for the same token
-                       (ioredis may resend a command whose reply was lost)
+    {1, fence, leftMs, 0}
+                       acquired, with leftMs of the hold left (the hold itself
+                       when just taken); for a token that already holds it
+                       (a retry or resend of an attempt whose reply was lost)
+                       the same fence and the time its hold has left, which
+                       the first attempt started
     {0, waitMs, queued, blocker}
                        blocked until about waitMs from now, when the blocking
                        hold expires; queued = 1 when a writer left its mark so
@@ -32,21 +37,25 @@ local token, mode, hold, retention, waits = ARGV[1], ARGV[2], tonumber(ARGV[3]),
 
 local h = readHolders(state, nowMs, true)
 if h.writer then
-  if h.writer == token then return {1, tonumber(h.writerFence), 0, 0} end
+  if h.writer == token then return {1, tonumber(h.writerFence), h.writerExpiry - nowMs, 0} end
   return {0, h.writerExpiry - nowMs, 0, 1}
 end
 
 if mode == 'r' then
   local own = redis.call('HGET', state, 'r:' .. token)
-  if own then return {1, tonumber(string.match(own, ':(%d+)$')), 0, 0} end
+  if own then
+    local expiry, fence = string.match(own, '^(%d+):(%d+)$')
+    if tonumber(expiry) > nowMs then return {1, tonumber(fence), tonumber(expiry) - nowMs, 0} end
+  end
   if h.queued > 0 then return {0, h.queuedExpiry - nowMs, 0, 3} end
 elseif h.readers > 0 then
   local wait = h.readerExpiry - nowMs
   if waits ~= '1' then return {0, wait, 0, 2} end
-  -- Mark the wait until just past the next retry, which the waiter makes at
-  -- the earliest reader expiry at the latest.
-  redis.call('HSET', state, 'q:' .. token, nowMs + wait + hold)
-  keepAlive(state, wait + hold)
+  -- The mark lives one hold of the writer: a writer that dies stops holding
+  -- readers back within its own lease. A live one refreshes it by retrying
+  -- at least every hold / 3 while it waits.
+  redis.call('HSET', state, 'q:' .. token, nowMs + hold)
+  keepAlive(state, hold)
   return {0, wait, 1, 2}
 end
 
@@ -72,4 +81,4 @@ if h.only then
 else
   keepAlive(state, hold)
 end
-return {1, fence, 0, 0}
+return {1, fence, hold, 0}
