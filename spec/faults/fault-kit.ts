@@ -145,6 +145,23 @@ export async function eventually(check: () => Promise<boolean>, withinMs: number
   }
 }
 
+/** redis-server arguments for `busyFor`: BUSY replies once a script has run 100 ms (Redis 7's name of lua-time-limit). */
+export const BUSY_SERVER_ARGS = ['--busy-reply-threshold', '100'];
+
+/**
+ * Keeps Redis in a script for `ms` (by the server's clock) and resolves when
+ * it ends by itself; meanwhile, past the threshold, other clients' commands
+ * are answered `BUSY`. Start the server with BUSY_SERVER_ARGS.
+ */
+export function busyFor(admin: Redis, ms: number): Promise<unknown> {
+  const script = `
+    local function now() local t = redis.call('TIME') return tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000 end
+    local from = now()
+    while now() - from < tonumber(ARGV[1]) do end
+    return 1`;
+  return admin.eval(script, 0, ms);
+}
+
 /** `INFO commandstats` as { command: calls }. */
 export async function commandCalls(admin: Redis): Promise<Record<string, number>> {
   const info = await admin.info('commandstats');
