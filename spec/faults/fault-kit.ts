@@ -5,12 +5,12 @@
  * subscriptions and worker processes, and the quiescence check after every
  * test (`expectQuiescent`: no connections, channels, queues or timers left).
  */
-import net from 'node:net';
 import { Redis, type RedisOptions } from 'ioredis';
 import { afterEach, beforeEach } from 'vitest';
 import type { Observable } from 'rxjs';
 import type { Lease } from '../../src/index';
 import { subscribeLock, type Holding } from '../core/holding';
+import { startFaultProxy, type FaultProxy } from '../support/fault-proxy';
 import { activeTimers, expectQuiescent } from '../support/quiescence';
 import { startRedisServer, type RedisServerHandle, type StartRedisServerOptions } from '../support/redis-server';
 import { spawnWorker, type WorkerProcess } from '../support/workers/spawn-worker';
@@ -31,8 +31,12 @@ export interface FaultKit {
   hold(lock: Observable<Lease>): Holding;
   /** A worker of spec/support/fault-workers/, SIGKILLed after the test if still running. */
   worker(script: string, env: Record<string, string>): WorkerProcess;
-  /** A freezable TCP proxy to `server`; thawed before and closed after the quiescence check. */
-  proxy(server: RedisServerHandle): Promise<FreezableProxy>;
+  /**
+   * A fault proxy to `server` (spec/support/fault-proxy.ts); healed (thawed,
+   * replies released, no more delays or drops) before the quiescence check,
+   * closed after it.
+   */
+  proxy(server: RedisServerHandle): Promise<FaultProxy>;
 }
 
 export function useFaultKit(): FaultKit {
@@ -41,7 +45,7 @@ export function useFaultKit(): FaultKit {
   const clients: Redis[] = [];
   const holdings: Holding[] = [];
   const workers: WorkerProcess[] = [];
-  const proxies: FreezableProxy[] = [];
+  const proxies: FaultProxy[] = [];
 
   beforeEach(async () => {
     // A test that failed may have left something open that closes later; do not blame the next test for it.
@@ -57,7 +61,7 @@ export function useFaultKit(): FaultKit {
     }
     // Our own clients first: one that reconnects to a dead server keeps a timer.
     await Promise.all(clients.splice(0).map(close));
-    for (const p of proxies) p.thaw();
+    for (const p of proxies) heal(p);
     try {
       await expectQuiescent(timers);
     } finally {
@@ -91,11 +95,19 @@ export function useFaultKit(): FaultKit {
       return w;
     },
     proxy: async (server) => {
-      const p = await startProxy(server);
+      const p = await startFaultProxy(server);
       proxies.push(p);
       return p;
     },
   };
+}
+
+/** Lets everything through again, so that what yadl still waits for can arrive before the quiescence check. */
+function heal(p: FaultProxy): void {
+  p.dropReplies(0);
+  p.delayReplies(0);
+  p.releaseReplies();
+  p.thaw();
 }
 
 async function close(c: Redis): Promise<void> {
@@ -133,6 +145,23 @@ export async function eventually(check: () => Promise<boolean>, withinMs: number
   }
 }
 
+/** redis-server arguments for `busyFor`: BUSY replies once a script has run 100 ms (Redis 7's name of lua-time-limit). */
+export const BUSY_SERVER_ARGS = ['--busy-reply-threshold', '100'];
+
+/**
+ * Keeps Redis in a script for `ms` (by the server's clock) and resolves when
+ * it ends by itself; meanwhile, past the threshold, other clients' commands
+ * are answered `BUSY`. Start the server with BUSY_SERVER_ARGS.
+ */
+export function busyFor(admin: Redis, ms: number): Promise<unknown> {
+  const script = `
+    local function now() local t = redis.call('TIME') return tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000 end
+    local from = now()
+    while now() - from < tonumber(ARGV[1]) do end
+    return 1`;
+  return admin.eval(script, 0, ms);
+}
+
 /** `INFO commandstats` as { command: calls }. */
 export async function commandCalls(admin: Redis): Promise<Record<string, number>> {
   const info = await admin.info('commandstats');
@@ -150,56 +179,4 @@ export function stateKey(prefix: string, name: string): string {
 /** The keyspace channel of a lock's state on db 0. */
 export function channelOf(prefix: string, name: string): string {
   return `__keyspace@0__:${stateKey(prefix, name)}`;
-}
-
-/**
- * A TCP proxy to a Redis server that can be frozen: while frozen it forwards
- * nothing in either direction (a network partition of whoever connects
- * through it); `thaw` delivers what was held back. Closed after the test.
- */
-export interface FreezableProxy {
-  readonly url: string;
-  freeze(): void;
-  thaw(): void;
-  close(): Promise<void>;
-}
-
-export async function startProxy(target: { host: string; port: number }): Promise<FreezableProxy> {
-  const sockets = new Set<net.Socket>();
-  const held: (() => void)[] = [];
-  let frozen = false;
-  const forward = (from: net.Socket, to: net.Socket): void => {
-    from.on('data', (chunk: Buffer) => {
-      if (frozen) held.push(() => to.write(chunk));
-      else to.write(chunk);
-    });
-    from.on('close', () => to.destroy());
-  };
-  const server = net.createServer((client) => {
-    const upstream = net.connect(target.port, target.host);
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('error', () => s.destroy());
-      s.on('close', () => sockets.delete(s));
-    }
-    forward(client, upstream);
-    forward(upstream, client);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  return {
-    url: `redis://127.0.0.1:${port}/0`,
-    freeze: () => {
-      frozen = true;
-    },
-    thaw: () => {
-      frozen = false;
-      for (const deliver of held.splice(0)) deliver();
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  };
 }
