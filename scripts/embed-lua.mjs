@@ -4,8 +4,9 @@
 //   node scripts/embed-lua.mjs          write the generated file
 //   node scripts/embed-lua.mjs --check  exit 1 if the generated file is out of date
 //
-// Script file names are `<name>-<numberOfKeys>.lua` (e.g. `force-release-1.lua`);
-// the export key is the camelCase of <name> (`forceRelease`).
+// Scripts live in a folder per kind of hold, `src/redis/scripts/<kind>/`, with
+// file names `<name>-<numberOfKeys>.lua` (e.g. `lock/force-release-1.lua`);
+// the export is `luaScripts.<kind>.<name>` in camelCase (`lock.forceRelease`).
 // A line `--- @include "name"` is replaced by src/redis/scripts/includes/<name>.lua
 // (recursively; each include is inlined at most once per script).
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -57,41 +58,53 @@ function resolveIncludes(source, fromFile, included, stack) {
   return out.join('\n');
 }
 
-function generate() {
-  const files = existsSync(scriptsDir)
-    ? readdirSync(scriptsDir)
-        .filter((f) => f.endsWith('.lua'))
-        .sort()
-    : [];
+/** One kind of hold a folder: src/redis/scripts/<kind>/<name>-<numberOfKeys>.lua. */
+function kindFolders() {
+  if (!existsSync(scriptsDir)) return [];
+  const loose = readdirSync(scriptsDir).filter((f) => f.endsWith('.lua'));
+  if (loose.length > 0) fail(`src/redis/scripts/${loose[0]}: scripts live in a folder per kind of hold (src/redis/scripts/<kind>/)`);
+  return readdirSync(scriptsDir, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && d.name !== 'includes')
+    .map((d) => d.name)
+    .sort();
+}
+
+function generateKind(kind) {
+  const dir = path.join(scriptsDir, kind);
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.lua'))
+    .sort();
   const entries = [];
   const seen = new Map();
   for (const file of files) {
     const m = FILE_RE.exec(file);
-    if (!m) fail(`src/redis/scripts/${file}: expected a name like "acquire-2.lua" (<name>-<numberOfKeys>.lua)`);
+    if (!m) fail(`src/redis/scripts/${kind}/${file}: expected a name like "acquire-2.lua" (<name>-<numberOfKeys>.lua)`);
     const key = camelCase(m[1]);
     if (seen.has(key)) fail(`scripts ${seen.get(key)} and ${file} both map to "${key}"`);
     seen.set(key, file);
-    const full = path.join(scriptsDir, file);
+    const full = path.join(dir, file);
     const lua = resolveIncludes(readFileSync(full, 'utf8'), full, new Set(), []).replace(/\s+$/, '') + '\n';
     entries.push({ key, file, numberOfKeys: Number(m[2]), lua });
-  }
-
-  const header = [
-    '// GENERATED FILE - DO NOT EDIT.',
-    '// Source: src/redis/scripts/*.lua (with src/redis/scripts/includes/*.lua inlined).',
-    '// Regenerate with: npm run build:lua',
-    '',
-  ].join('\n');
-  if (entries.length === 0) {
-    return `${header}export const luaScripts = {} as const;\n`;
   }
   const body = entries
     .map(
       (e) =>
-        `  // ${e.file}\n  ${e.key}: {\n    numberOfKeys: ${e.numberOfKeys},\n    lua: ${JSON.stringify(e.lua)},\n  },`,
+        `    // ${kind}/${e.file}\n    ${e.key}: {\n      numberOfKeys: ${e.numberOfKeys},\n      lua: ${JSON.stringify(e.lua)},\n    },`,
     )
     .join('\n');
-  return `${header}export const luaScripts = {\n${body}\n} as const;\n`;
+  return `  ${camelCase(kind)}: {\n${body}\n  },`;
+}
+
+function generate() {
+  const header = [
+    '// GENERATED FILE - DO NOT EDIT.',
+    '// Source: src/redis/scripts/<kind>/*.lua (with src/redis/scripts/includes/*.lua inlined).',
+    '// Regenerate with: npm run build:lua',
+    '',
+  ].join('\n');
+  const kinds = kindFolders();
+  if (kinds.length === 0) return `${header}export const luaScripts = {} as const;\n`;
+  return `${header}export const luaScripts = {\n${kinds.map(generateKind).join('\n')}\n} as const;\n`;
 }
 
 const content = generate();

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { diagnostics } from '../../src/diagnostics';
 import { LockError, lock$, type LockOptions } from '../../src/index';
 import { lockKeys } from '../../src/redis/keys';
-import { FENCE_RETENTION_MS, LockScripts } from '../../src/redis/lock-scripts';
+import { FENCE_RETENTION_MS, LockTarget } from '../../src/redis/kinds/lock-kind';
 import { activeTimers, expectQuiescent } from '../support/quiescence';
 import { useRedis } from '../support/redis-context';
 import { sleep } from '../core/holding';
@@ -45,20 +45,21 @@ async function acquireAndRelease(name: string, opts: LockOptions): Promise<void>
 describe('lock scripts', () => {
   it('acquire is idempotent per owner token: a resent command gets the same fence and the time the first hold has left', async () => {
     const client = redis.client();
-    const scripts = new LockScripts(client);
     for (const mode of ['w', 'r'] as const) {
       const keys = lockKeys(redis.prefix(), 'scripted', 0);
+      const target = new LockTarget(client, keys, mode);
+      const writer = new LockTarget(client, keys, 'w');
       const owner = token();
-      const first = await scripts.acquire(keys, owner, mode, 5_000, false);
+      const first = await target.acquire(owner, 5_000, false);
       expect(first).toEqual({ acquired: true, fence: expect.any(Number) as number, leftMs: 5_000 });
       await sleep(60);
-      const again = await scripts.acquire(keys, owner, mode, 5_000, false);
+      const again = await target.acquire(owner, 5_000, false);
       if (!again.acquired || !first.acquired) throw new Error('not acquired');
       // Not a new hold: the retry must not count the hold from its own send.
       expect(again.fence).toBe(first.fence);
       expect(again.leftMs).toBeLessThanOrEqual(5_000 - 50);
       expect(again.leftMs).toBeGreaterThan(3_000);
-      const other = await scripts.acquire(keys, token(), 'w', 5_000, false);
+      const other = await writer.acquire(token(), 5_000, false);
       expect(other).toMatchObject({ acquired: false });
     }
   });

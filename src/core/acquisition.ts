@@ -4,8 +4,7 @@ import type { LockLostReason } from '../errors';
 import type { Connection } from '../redis/connection';
 import { openConnection } from '../redis/connection';
 import { isConnectionProblem, isTransient } from '../redis/deadline';
-import { lockKeys, type LockKeys } from '../redis/keys';
-import type { AcquireReply, ReleaseReply, ScriptMode } from '../redis/lock-scripts';
+import type { AcquireReply, HoldTarget, ReleaseReply } from '../redis/hold-kind';
 import { HeldLease, type LeaseHolder } from './held-lease';
 import { HoldKeeper } from './hold-keeper';
 import type { Lease } from './lease';
@@ -55,10 +54,9 @@ type State = 'new' | 'first-attempt' | 'queued' | 'attempting' | 'held' | 'relea
 export class Acquisition implements QueuedWaiter, LeaseHolder {
   readonly shared: boolean;
   private state: State = 'new';
-  private readonly scriptMode: ScriptMode;
   private readonly token = ownerToken();
   private connection!: Connection;
-  private keys!: LockKeys;
+  private target!: HoldTarget;
   private work!: PendingWork;
   private queue: WaitQueue | undefined;
   private keeper: HoldKeeper | undefined;
@@ -81,8 +79,7 @@ export class Acquisition implements QueuedWaiter, LeaseHolder {
     private readonly settings: LockSettings,
     private readonly observer: Observer<Lease>,
   ) {
-    this.shared = settings.mode === 'read';
-    this.scriptMode = this.shared ? 'r' : 'w';
+    this.shared = settings.kind.shared;
     this.leaseSignal = new LeaseSignal(settings.name);
   }
 
@@ -95,7 +92,7 @@ export class Acquisition implements QueuedWaiter, LeaseHolder {
       return;
     }
     this.connection = openConnection(redis);
-    this.keys = lockKeys(prefix, name, this.connection.db, this.connection.keyPrefix);
+    this.target = this.settings.kind.target(this.connection, prefix, name);
     this.work = new PendingWork(this.connection, redisTimeout, () => this.unavailable());
     signal?.addEventListener('abort', this.onAbort);
     if (timeout > 0) this.timeoutTimer = setTimeout(this.timedOut, timerDelay(timeout));
@@ -144,13 +141,10 @@ export class Acquisition implements QueuedWaiter, LeaseHolder {
       this.keeper?.stop();
       this.leaseSignal.released();
     }
-    const { connection, keys } = this;
-    const localQueue = existingWaitQueue(connection.existingSubscriber, keys.channel);
+    const { connection, target } = this;
+    const localQueue = existingWaitQueue(connection.existingSubscriber, target.channel);
     const releaseId = localQueue === undefined ? '' : nextReleaseId();
-    const wake = connection.wakeChannel(keys, releaseId);
-    this.releasing = this.work.track(
-      this.retried(() => this.work.send(() => connection.scripts.release(keys, this.token, this.scriptMode, wake))),
-    );
+    this.releasing = this.work.track(this.retried(() => this.work.send(() => target.release(this.token, releaseId))));
     localQueue?.releasing(releaseId, this.releasing);
     return this.releasing;
   }
@@ -181,8 +175,8 @@ export class Acquisition implements QueuedWaiter, LeaseHolder {
   }
 
   private async firstAttempt(): Promise<void> {
-    const { connection, keys } = this;
-    const marker = existingWaitQueue(connection.existingSubscriber, keys.channel)?.marker();
+    const { connection, target } = this;
+    const marker = existingWaitQueue(connection.existingSubscriber, target.channel)?.marker();
     const outcome = await this.attemptOnce();
     if (outcome.kind !== 'blocked' || this.state !== 'first-attempt') return;
     if (this.settings.timeout === 0) {
@@ -190,19 +184,19 @@ export class Acquisition implements QueuedWaiter, LeaseHolder {
       return;
     }
     this.state = 'queued';
-    this.queue = waitQueue(connection.subscriber, keys.channel);
+    this.queue = waitQueue(connection.subscriber, target.channel);
     this.queue.join(this, marker, outcome.waitMs);
   }
 
   /** One acquire script, from first-attempt or attempting; leaves them only for held or closed. */
   private async attemptOnce(): Promise<AttemptOutcome> {
-    const { connection, keys } = this;
+    const { target } = this;
     const { ttl, lease, timeout } = this.settings;
     const hold = ttl > 0 ? ttl : lease;
     const sentAt = performance.now();
     let reply: AcquireReply;
     try {
-      reply = await this.work.send(() => connection.scripts.acquire(keys, this.token, this.scriptMode, hold, timeout !== 0));
+      reply = await this.work.send(() => target.acquire(this.token, hold, timeout !== 0));
     } catch (error) {
       return this.unanswered(error, sentAt);
     }
@@ -231,9 +225,11 @@ export class Acquisition implements QueuedWaiter, LeaseHolder {
 
   /** With `replicas`, the hold counts only once enough replicas have it; otherwise it is given back. */
   private async replicated(): Promise<boolean> {
-    const { connection, keys } = this;
+    const { connection, target } = this;
     const { replicas, replicaTimeout, name } = this.settings;
-    const acknowledged = await this.work.send(() => connection.replicated(keys, replicas, replicaTimeout)).catch(() => -1);
+    const acknowledged = await this.work
+      .send(() => connection.replicated(target.slotKey, replicas, replicaTimeout))
+      .catch(() => -1);
     if (this.state === 'closed') {
       void this.release().catch(ignore);
       return false;
@@ -297,7 +293,7 @@ export class Acquisition implements QueuedWaiter, LeaseHolder {
 
   private hold(fence: number, sentAt: number, leftMs: number): void {
     const { name, prefix, ttl, mode } = this.settings;
-    const { connection, keys } = this;
+    const { target } = this;
     this.state = 'held';
     this.marked = false;
     this.mayHold = false;
@@ -307,7 +303,7 @@ export class Acquisition implements QueuedWaiter, LeaseHolder {
     const lease = new HeldLease(name, prefix, mode, this.token, fence, ttl, this);
     this.keeper = new HoldKeeper(
       this.settings,
-      (holdMs) => this.work.send(() => connection.scripts.renew(keys, this.token, this.scriptMode, holdMs)),
+      (holdMs) => this.work.send(() => target.renew(this.token, holdMs)),
       (reason) => this.lose(reason),
     );
     this.keeper.start(sentAt, leftMs);
@@ -353,10 +349,9 @@ export class Acquisition implements QueuedWaiter, LeaseHolder {
   private withdraw(): void {
     if (!this.marked) return;
     this.marked = false;
-    const { connection, keys } = this;
-    const wake = connection.wakeChannel(keys);
+    const { target } = this;
     // If it fails, the mark expires by itself within one hold.
-    this.work.send(() => connection.scripts.withdraw(keys, this.token, wake)).catch(ignore);
+    this.work.send(() => target.withdraw(this.token)).catch(ignore);
   }
 
   /** Runs `once` again after transient trouble, until it answers or redisTimeout has passed. */

@@ -1,4 +1,4 @@
-import type { ReleaseReply } from '../redis/lock-scripts';
+import type { ReleaseReply } from '../redis/hold-kind';
 import type { Lease } from './lease';
 
 /** What a lease needs of the acquisition that holds it. */

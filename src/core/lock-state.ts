@@ -1,38 +1,33 @@
 import { RedisUnavailableError } from '../errors';
-import { openConnection } from '../redis/connection';
-import { lockKeys } from '../redis/keys';
-import type { InspectReply } from '../redis/lock-scripts';
+import { openConnection, type Connection } from '../redis/connection';
+import type { HoldKind, HoldTarget, InspectReply } from '../redis/hold-kind';
 import type { RedisSource } from './options';
 
-/** Where a lock lives: what the admin operations below need. */
-export interface LockAddress {
+/** Where a hold lives: what the admin operations below need. */
+export interface HoldAddress {
+  readonly kind: HoldKind;
   readonly name: string;
   readonly prefix: string;
   readonly redis: RedisSource;
   readonly redisTimeout: number;
 }
 
-/** Who holds the lock, without changing anything. `token` is compared with the holder's. */
-export function inspectLock(address: LockAddress, token = ''): Promise<InspectReply> {
-  return withConnection(address, (connection, keys) => connection.scripts.inspect(keys, token));
+/** Who holds it, without changing anything. `token` is compared with the holders'. */
+export function inspectHold(address: HoldAddress, token = ''): Promise<InspectReply> {
+  return withTarget(address, (target) => target.inspect(token));
 }
 
-/** Frees the lock whoever holds it; true when it was held. */
-export function forceReleaseLock(address: LockAddress): Promise<boolean> {
-  return withConnection(address, (connection, keys) =>
-    connection.scripts.forceRelease(keys, connection.wakeChannel(keys)),
-  );
+/** Frees it whoever holds it, and wakes its waiters; true when it was held. */
+export function forceReleaseHold(address: HoldAddress): Promise<boolean> {
+  return withTarget(address, (target) => target.forceRelease());
 }
 
-async function withConnection<T>(
-  address: LockAddress,
-  use: (connection: ReturnType<typeof openConnection>, keys: ReturnType<typeof lockKeys>) => Promise<T>,
-): Promise<T> {
+async function withTarget<T>(address: HoldAddress, use: (target: HoldTarget, connection: Connection) => Promise<T>): Promise<T> {
   const connection = openConnection(address.redis);
   try {
-    const keys = lockKeys(address.prefix, address.name, connection.db, connection.keyPrefix);
+    const target = address.kind.target(connection, address.prefix, address.name);
     return await connection.deadlines.watch(
-      use(connection, keys),
+      use(target, connection),
       address.redisTimeout,
       () => new RedisUnavailableError(address.name, connection.server, address.redisTimeout, { cause: connection.lastError }),
     );

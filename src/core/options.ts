@@ -1,4 +1,6 @@
 import type { RedisSource } from '../redis/connection';
+import type { HoldKind } from '../redis/hold-kind';
+import { lockKind } from '../redis/kinds/lock-kind';
 
 export type { RedisSource };
 
@@ -71,6 +73,8 @@ export interface LockSettings {
   readonly timeout: number;
   readonly signal: AbortSignal | undefined;
   readonly mode: HoldMode;
+  /** The kind of hold taken (the lock in `mode`): its scripts, through the seam in redis/hold-kind.ts. */
+  readonly kind: HoldKind;
   readonly redisTimeout: number;
   readonly replicas: number;
   readonly replicaTimeout: number;
@@ -100,7 +104,7 @@ export function resolveLockOptions(name: unknown, options: unknown): LockSetting
     lease: checkLease(opts.lease),
     timeout: checkTimeout(opts.timeout),
     signal: checkSignal(opts.signal),
-    mode: checkMode(opts.mode),
+    ...modeAndKind(opts.mode),
     redisTimeout: checkRedisTimeout(opts.redisTimeout),
     ...checkReplication(opts.replicas, opts.replicaTimeout),
   };
@@ -201,6 +205,11 @@ export function checkReplication(replicas: unknown, replicaTimeout: unknown): { 
 export function checkSignal(signal: unknown): AbortSignal | undefined {
   if (signal === undefined || signal instanceof AbortSignal) return signal;
   throw new TypeError(`signal must be an AbortSignal, got ${describe(signal)}`);
+}
+
+function modeAndKind(mode: unknown): { mode: HoldMode; kind: HoldKind } {
+  const checked = checkMode(mode);
+  return { mode: checked, kind: lockKind(checked) };
 }
 
 function checkMode(mode: unknown): HoldMode {

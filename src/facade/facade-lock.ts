@@ -2,8 +2,10 @@ import type { Subscription } from 'rxjs';
 import { forgoLease, releaseLease } from '../core/held-lease';
 import type { Lease } from '../core/lease';
 import { lockWithSettings$ } from '../core/lock';
-import { forceReleaseLock, inspectLock, type LockAddress } from '../core/lock-state';
+import { forceReleaseHold, inspectHold, type HoldAddress } from '../core/lock-state';
 import { checkName, type HoldMode, type LockSettings } from '../core/options';
+import type { HoldKind } from '../redis/hold-kind';
+import { lockKind } from '../redis/kinds/lock-kind';
 import { LockLostError, LockTimeoutError, NotOwnerError } from '../errors';
 import {
   resolveAcquireOptions,
@@ -84,6 +86,11 @@ export abstract class FacadeLock {
   /** Read locks share the name with other readers; all others take it exclusively. */
   protected readonly mode: HoldMode = 'write';
 
+  /** The kind of hold this class takes (the seam in redis/hold-kind.ts): a lock in `mode`. */
+  protected holdKind(): HoldKind {
+    return lockKind(this.mode);
+  }
+
   /** The fencing token of this instance's current hold. */
   get fence(): number | undefined {
     return this.hold?.lease.fence;
@@ -143,11 +150,11 @@ export abstract class FacadeLock {
       // One step: releasing our own hold first would let a waiter in, only for the force release to evict it.
       if (hold !== undefined) forgoLease(hold.lease);
       this.drop();
-      await forceReleaseLock(this.address());
+      await forceReleaseHold(this.address());
       return;
     }
     if (hold === undefined) {
-      const state = await inspectLock(this.address());
+      const state = await inspectHold(this.address());
       throw new NotOwnerError(this.name, state.held);
     }
     if (hold.depth > 1) {
@@ -166,7 +173,7 @@ export abstract class FacadeLock {
 
   /** Whether anyone holds the lock. */
   async locked(): Promise<boolean> {
-    return (await inspectLock(this.address())).held;
+    return (await inspectHold(this.address())).held;
   }
 
   /**
@@ -269,7 +276,14 @@ export abstract class FacadeLock {
   /** lock$'s settings for this instance; the wait-forever ones are made once (waiters add up). */
   private lockSettings(timeout: number): LockSettings {
     if (timeout === -1 && this.waitForever !== undefined) return this.waitForever;
-    const settings: LockSettings = { ...this.settings, name: this.name, timeout, signal: undefined, mode: this.mode };
+    const settings: LockSettings = {
+      ...this.settings,
+      name: this.name,
+      timeout,
+      signal: undefined,
+      mode: this.mode,
+      kind: this.holdKind(),
+    };
     if (timeout === -1) this.waitForever = settings;
     return settings;
   }
@@ -304,8 +318,8 @@ export abstract class FacadeLock {
     changed?.resolve();
   }
 
-  private address(): LockAddress {
+  private address(): HoldAddress {
     const { prefix, redis, redisTimeout } = this.settings;
-    return { name: this.name, prefix, redis, redisTimeout };
+    return { kind: this.holdKind(), name: this.name, prefix, redis, redisTimeout };
   }
 }

@@ -4,8 +4,6 @@ import { diagnostics } from '../diagnostics';
 import { ClusterSubscriber } from './cluster-subscriber';
 import { CommandWatch } from './command-watch';
 import { enableKeyspaceEvents } from './keyspace-events';
-import type { LockKeys } from './keys';
-import { LockScripts, type WakeChannel } from './lock-scripts';
 import { redact } from './redact';
 import { setSocketRef } from './socket-ref';
 import { Subscriber, type NotificationSource } from './subscriber';
@@ -34,7 +32,6 @@ type DataClient = Redis | Cluster;
  * server. Every lock with the same `redis` option shares it.
  */
 export class Connection {
-  readonly scripts: LockScripts;
   readonly db: number;
   /** ioredis' `keyPrefix` of the client, which keyspace channels must include. */
   readonly keyPrefix: string;
@@ -51,7 +48,6 @@ export class Connection {
     private readonly owned: boolean,
     private readonly forget: () => void,
   ) {
-    this.scripts = new LockScripts(client);
     const options = client.options as { db?: number; keyPrefix?: string };
     this.db = isCluster(client) ? 0 : (options.db ?? 0);
     this.keyPrefix = options.keyPrefix ?? '';
@@ -90,11 +86,6 @@ export class Connection {
     this.idleTimer.unref();
   }
 
-  /** Where release scripts wake waiters: the lock's keyspace channel. */
-  wakeChannel(keys: LockKeys, releaseId = ''): WakeChannel {
-    return { channel: keys.channel, releaseId };
-  }
-
   /** The notification source if any waiter made one; never creates it. */
   get existingSubscriber(): NotificationSource | undefined {
     return this.notifications;
@@ -117,10 +108,10 @@ export class Connection {
    * Redis WAIT on the connection that carried the lock's last write (on a
    * cluster, the primary owning its slot): how many replicas have it.
    */
-  async replicated(keys: LockKeys, replicas: number, timeoutMs: number): Promise<number> {
+  async replicated(slotKey: string, replicas: number, timeoutMs: number): Promise<number> {
     let node: Redis | undefined;
     if (isCluster(this.client)) {
-      const owner = this.client.slots[calculateSlot(keys.state)]?.[0];
+      const owner = this.client.slots[calculateSlot(slotKey)]?.[0];
       node = this.client.nodes('master').find((n) => `${n.options.host}:${n.options.port}` === owner);
     } else {
       node = this.client;

@@ -2,7 +2,7 @@
   Releases the hold of one owner token.
 
   Input:
-    KEYS[1] state hash (see acquire-2.lua)
+    KEYS[1] state hash (layout in includes/read-holders.lua)
     ARGV[1] owner token
     ARGV[2] mode: 'w' or 'r'
     ARGV[3] keyspace channel of the state, to publish wake-ups on
@@ -13,16 +13,19 @@
     0   the lock was free (or this token's hold had expired): nothing changed
     -1  another owner holds it: nothing changed
 ]]
---- @include "clock"
---- @include "holders"
+--- @include "server-time"
+--- @include "parse-expiring"
+--- @include "read-holders"
+--- @include "tidy"
 --- @include "notify"
+local nowMs = serverTime()
 local state = KEYS[1]
 local token, mode, channel, releaseId = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 
 local released = false
 if mode == 'r' then
   local own = redis.call('HGET', state, 'r:' .. token)
-  if own and tonumber(string.match(own, '^(%d+)')) > nowMs then
+  if own and parseExpiring(own) > nowMs then
     redis.call('HDEL', state, 'r:' .. token)
     released = true
   end

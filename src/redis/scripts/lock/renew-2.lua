@@ -2,7 +2,7 @@
   Keeps a hold alive (a lease renewal), or checks that it still exists.
 
   Input:
-    KEYS[1] state hash (see acquire-2.lua)
+    KEYS[1] state hash (layout in includes/read-holders.lua)
     KEYS[2] fence counter
     ARGV[1] owner token
     ARGV[2] mode: 'w' or 'r'
@@ -12,8 +12,11 @@
   Output:
     ms left of the hold (> 0), or 0 when this token no longer holds the lock
 ]]
---- @include "clock"
---- @include "holders"
+--- @include "server-time"
+--- @include "parse-expiring"
+--- @include "format-reader"
+--- @include "keep-alive"
+local nowMs = serverTime()
 local state, fenceKey = KEYS[1], KEYS[2]
 local token, mode, hold, retention = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 
@@ -21,8 +24,7 @@ local expiry, fenceText
 if mode == 'r' then
   local own = redis.call('HGET', state, 'r:' .. token)
   if not own then return 0 end
-  expiry, fenceText = string.match(own, '^(%d+):(%d+)$')
-  expiry = tonumber(expiry)
+  expiry, fenceText = parseExpiring(own)
 else
   local holder = redis.call('HMGET', state, 'w', 'wx')
   if holder[1] ~= token then return 0 end
@@ -32,7 +34,7 @@ if expiry == nil or expiry <= nowMs then return 0 end
 if hold == 0 then return expiry - nowMs end
 
 if mode == 'r' then
-  redis.call('HSET', state, 'r:' .. token, string.format('%.0f', nowMs + hold) .. ':' .. fenceText)
+  redis.call('HSET', state, 'r:' .. token, formatReader(nowMs + hold, fenceText))
 else
   redis.call('HSET', state, 'wx', nowMs + hold)
 end

@@ -3,11 +3,9 @@
   a fencing token issued atomically.
 
   Input:
-    KEYS[1] state: hash {
-              w = writer token, wf = its fence, wx = its expiry (server ms),
-              r:<token> = '<expiry>:<fence>' per reader,
-              q:<token> = <expiry> per writer waiting for readers to leave,
-                        one hold of that writer from its last attempt }
+    KEYS[1] state: the lock's hash (layout in includes/read-holders.lua);
+            a waiting writer's mark lives one hold of that writer from its
+            last attempt
     KEYS[2] fence: the name's fencing counter (a string holding an integer)
     ARGV[1] owner token
     ARGV[2] mode: 'w' (exclusive, write) or 'r' (read)
@@ -30,8 +28,13 @@
                        blocker: 1 a writer holds, 2 readers hold, 3 a writer's
                        mark holds this reader back
 ]]
---- @include "clock"
---- @include "holders"
+--- @include "server-time"
+--- @include "read-holders"
+--- @include "parse-expiring"
+--- @include "format-reader"
+--- @include "next-fence"
+--- @include "keep-alive"
+local nowMs, nowUs = serverTime()
 local state, fenceKey = KEYS[1], KEYS[2]
 local token, mode, hold, retention, waits = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
 
@@ -44,8 +47,8 @@ end
 if mode == 'r' then
   local own = redis.call('HGET', state, 'r:' .. token)
   if own then
-    local expiry, fence = string.match(own, '^(%d+):(%d+)$')
-    if tonumber(expiry) > nowMs then return {1, tonumber(fence), tonumber(expiry) - nowMs, 0} end
+    local expiry, fence = parseExpiring(own)
+    if expiry > nowMs then return {1, tonumber(fence), expiry - nowMs, 0} end
   end
   if h.queued > 0 then return {0, h.queuedExpiry - nowMs, 0, 3} end
 elseif h.readers > 0 then
@@ -59,19 +62,10 @@ elseif h.readers > 0 then
   return {0, wait, 1, 2}
 end
 
--- Fences: one more than the last, and never behind the server clock in
--- microseconds, so they keep increasing after the counter expired or was
--- lost in a restart (as long as the clock does not step back further).
-local stored = redis.call('GET', fenceKey)
-local fence = tonumber(stored or '0')
-if fence == nil then error('YADLSTATE fence counter at ' .. fenceKey .. ' was not written by yadl') end
-fence = fence + 1
-if fence < nowUs then fence = nowUs end
-local fenceText = string.format('%.0f', fence)
-redis.call('SET', fenceKey, fenceText, 'PX', hold + retention)
+local fence, fenceText = nextFence(fenceKey, nowUs, hold + retention)
 
 if mode == 'r' then
-  redis.call('HSET', state, 'r:' .. token, string.format('%.0f', nowMs + hold) .. ':' .. fenceText)
+  redis.call('HSET', state, 'r:' .. token, formatReader(nowMs + hold, fenceText))
 else
   redis.call('HSET', state, 'w', token, 'wf', fenceText, 'wx', nowMs + hold)
   if not h.only then redis.call('HDEL', state, 'q:' .. token) end

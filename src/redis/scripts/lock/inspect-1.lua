@@ -2,7 +2,7 @@
   Reads who holds the lock, changing nothing.
 
   Input:
-    KEYS[1] state hash (see acquire-2.lua)
+    KEYS[1] state hash (layout in includes/read-holders.lua)
     ARGV[1] owner token to compare with ('' for none)
 
   Output:
@@ -10,8 +10,10 @@
     readers, the number of live readers; mine 1 when ARGV[1] is one of the
     holders; waitMs until the earliest blocking hold expires (0 when free)
 ]]
---- @include "clock"
---- @include "holders"
+--- @include "server-time"
+--- @include "parse-expiring"
+--- @include "read-holders"
+local nowMs = serverTime()
 local state, token = KEYS[1], ARGV[1]
 local h = readHolders(state, nowMs, false)
 if h.writer then
@@ -19,5 +21,5 @@ if h.writer then
 end
 if h.readers == 0 then return {0, 0, 0, 0} end
 local own = token ~= '' and redis.call('HGET', state, 'r:' .. token)
-local mine = own and tonumber(string.match(own, '^(%d+)')) > nowMs and 1 or 0
+local mine = own and parseExpiring(own) > nowMs and 1 or 0
 return {0, h.readers, mine, h.readerExpiry - nowMs}

@@ -1,5 +1,5 @@
 --[[
-  Removes the mark a waiting writer left (see acquire-2.lua) when it stops
+  Removes the mark a waiting writer left (layout in includes/read-holders.lua) when it stops
   waiting, so that the readers queued behind it go ahead at once.
 
   Input:
@@ -11,9 +11,10 @@
   Output:
     1 when a mark was removed, 0 when there was none
 ]]
---- @include "clock"
---- @include "holders"
+--- @include "server-time"
+--- @include "tidy"
 --- @include "notify"
+local nowMs = serverTime()
 local state, token, channel, releaseId = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
 if redis.call('HDEL', state, 'q:' .. token) == 0 then return 0 end
 tidy(state, nowMs)

@@ -1,0 +1,76 @@
+import type { Connection } from './connection';
+
+/**
+ * The seam between the core and the kinds of hold yadl offers (today the
+ * read/write lock, whose exclusive mode is the plain lock). The core
+ * (acquisition state machine, wait queue, hold keeper, facade) talks only to
+ * these two interfaces; a new kind is a folder of scripts, a module that
+ * implements HoldKind over them, and a facade class, with no edit to the core.
+ */
+export interface HoldKind {
+  /** What messages, tracing and query call holds of this kind: 'lock', later 'semaphore', 'election'. */
+  readonly kind: string;
+  /**
+   * Whether a grant to one waiter may leave room for the next (readers,
+   * permits): the wait queue then lets the next local waiter try at once.
+   */
+  readonly shared: boolean;
+  /** This kind's hold of `name` under `prefix`, reached through `connection`. */
+  target(connection: Connection, prefix: string, name: string): HoldTarget;
+}
+
+/**
+ * One name of one kind on one connection: every state change of its holds,
+ * each one atomic Lua script on the server's clock, with the reply checked
+ * and typed (anything else is a LockError, never misread).
+ */
+export interface HoldTarget {
+  readonly name: string;
+  /** The key whose Cluster slot every key of this hold shares. */
+  readonly slotKey: string;
+  /** Where the hold's wake-ups (releases) and expiry events arrive. */
+  readonly channel: string;
+  /**
+   * Takes a hold for `token` lasting `holdMs`. `waits`: the caller will wait
+   * if blocked (a kind may then keep its place, e.g. a writer's mark).
+   */
+  acquire(token: string, holdMs: number, waits: boolean): Promise<AcquireReply>;
+  /** Extends the hold to `holdMs` from now (0: only checks); ms left, or 0 when the hold is gone. */
+  renew(token: string, holdMs: number): Promise<number>;
+  /** Gives the hold back and wakes waiters; `releaseId` tags the wake-up ('' for none). */
+  release(token: string, releaseId: string): Promise<ReleaseReply>;
+  /** Takes back what a waiter that gives up left behind (a writer's mark); true when there was something. */
+  withdraw(token: string): Promise<boolean>;
+  /** Who holds it, changing nothing; `token` is compared with the holders ('' for none). */
+  inspect(token: string): Promise<InspectReply>;
+  /** Frees it from every holder; true when it was held. */
+  forceRelease(): Promise<boolean>;
+}
+
+export type AcquireReply =
+  /**
+   * `leftMs`: what the hold has left by the server's clock, less than the
+   * hold when an earlier, unanswered attempt of the same token took it.
+   */
+  | { readonly acquired: true; readonly fence: number; readonly leftMs: number }
+  /**
+   * Blocked until about `waitMs` from now, when the blocking hold expires.
+   * `queued`: this waiter left something (a writer's mark) to withdraw when
+   * it gives up. `behindWriter`: held back only by a waiting writer's mark.
+   */
+  | { readonly acquired: false; readonly waitMs: number; readonly queued: boolean; readonly behindWriter: boolean };
+
+/** 1 released, 0 it was free (or this token's hold had expired), -1 another owner holds it. */
+export type ReleaseReply = 1 | 0 | -1;
+
+export interface InspectReply {
+  readonly held: boolean;
+  /** Whether the token asked about is one of the holders. */
+  readonly mine: boolean;
+  /** Until the earliest blocking hold expires (0 when free). */
+  readonly waitMs: number;
+  /** An exclusive holder (a writer) holds it. */
+  readonly exclusive: boolean;
+  /** How many shared holders (readers) hold it. */
+  readonly shared: number;
+}

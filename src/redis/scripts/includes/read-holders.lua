@@ -1,0 +1,77 @@
+--- @include "parse-expiring"
+--[[
+  The layout of a lock's state hash, described here once:
+    w  = the writer's owner token      wf = its fence   wx = its expiry
+    r:<token> = '<expiry>:<fence>'     one field per reader
+    q:<token> = '<expiry>'             a writer waiting for readers to leave
+  Expiries are server milliseconds.
+
+  Compatibility (see README, "Rolling upgrades"): every yadl field name is a
+  tag of one or two lowercase letters, alone or followed by ':'. A field of
+  that shape this version does not know is left alone (a newer version's),
+  and keeps the hash alive until the expiry its value starts with, if it
+  starts with one. A hash with no field of that shape is not yadl's.
+
+  readHolders returns the live holders at nowMs; with prune, expired reader
+  and mark fields are deleted on the way (nothing else removes a dead
+  reader's field while others keep the hash alive):
+    h.writer, h.writerFence, h.writerExpiry   the writer, or nil
+    h.readers, h.readerExpiry                 live readers, earliest expiry
+    h.queued, h.queuedExpiry                  writers waiting on readers, earliest expiry
+    h.latest                                  the latest expiry of anything live (0: none)
+    h.only                                    no field but a live writer's (or none)
+]]
+local function readHolders(state, nowMs, prune)
+  local h = { readers = 0, queued = 0, only = true, latest = 0 }
+  local writer = redis.call('HMGET', state, 'w', 'wf', 'wx')
+  local writerFields = 0
+  if writer[1] then
+    writerFields = 3
+    local expiry = tonumber(writer[3])
+    if expiry == nil or writer[2] == false then
+      error('YADLSTATE lock state at ' .. state .. ' was not written by yadl')
+    end
+    if expiry > nowMs then
+      h.writer, h.writerFence, h.writerExpiry, h.latest = writer[1], writer[2], expiry, expiry
+    elseif prune then
+      redis.call('HDEL', state, 'w', 'wf', 'wx')
+    end
+  end
+  -- Fast path: nothing but a writer (the exclusive lock's only shape).
+  if redis.call('HLEN', state) == (h.writer and writerFields or 0) then return h end
+  h.only = false
+
+  local fields = redis.call('HGETALL', state)
+  local expired = {}
+  local ours = writerFields > 0
+  for i = 1, #fields, 2 do
+    local field, value = fields[i], fields[i + 1]
+    local tag = string.match(field, '^(%l%l?):') or string.match(field, '^(%l%l?)$')
+    if tag ~= nil then ours = true end
+    if tag == 'r' or tag == 'q' then
+      local expiry = parseExpiring(value)
+      if expiry == nil then
+        error('YADLSTATE lock state at ' .. state .. ' was not written by yadl')
+      end
+      if expiry <= nowMs then
+        expired[#expired + 1] = field
+      else
+        if expiry > h.latest then h.latest = expiry end
+        if tag == 'r' then
+          h.readers = h.readers + 1
+          if h.readerExpiry == nil or expiry < h.readerExpiry then h.readerExpiry = expiry end
+        else
+          h.queued = h.queued + 1
+          if h.queuedExpiry == nil or expiry < h.queuedExpiry then h.queuedExpiry = expiry end
+        end
+      end
+    elseif tag ~= nil and tag ~= 'w' and tag ~= 'wf' and tag ~= 'wx' then
+      -- A newer version's field: not ours to judge, but it keeps the hash alive.
+      local expiry = parseExpiring(value)
+      if expiry ~= nil and expiry > h.latest and expiry > nowMs then h.latest = expiry end
+    end
+  end
+  if not ours then error('YADLSTATE lock state at ' .. state .. ' was not written by yadl') end
+  if prune and #expired > 0 then redis.call('HDEL', state, unpack(expired)) end
+  return h
+end
