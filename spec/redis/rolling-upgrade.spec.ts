@@ -37,7 +37,7 @@ async function writeFutureFields(state: string, expiresInMs: number): Promise<Re
   const admin = redis.client();
   const [seconds] = (await admin.time()) as [number, number];
   const fields = {
-    't:7f3a': `${seconds * 1000 + expiresInMs}:42:w`, // a ticket-like field with an expiry
+    'zt:7f3a': `${seconds * 1000 + expiresInMs}:42:w`, // a ticket-like field with an expiry
     'lb:7f3a': 'host-a:1234', // a label-like field without one
     x: '1',
   };

@@ -66,8 +66,10 @@ export class Acquisition implements QueuedWaiter, LeaseHolder {
   private releasing: Promise<ReleaseReply> | undefined;
   /** How a held lease was lost, if it was: decides whether closing still releases it. */
   private lostBy: LockLostReason | undefined;
-  /** A writer whose mark holds new readers back (see acquire-2.lua): withdraw it when giving up. */
+  /** Left something to take back when giving up (a writer's mark, a ticket in the fair line). */
   private marked = false;
+  /** Its ticket in the fair line, once it has one. */
+  ticket: { readonly seq: number; readonly token: string } | undefined;
   /** An attempt went unanswered and may have taken the lock: release by token on close. */
   private mayHold = false;
   /** performance.now() of the first unanswered or refused attempt since the last answer. */
@@ -163,11 +165,11 @@ export class Acquisition implements QueuedWaiter, LeaseHolder {
     if (this.state === 'queued' || this.state === 'attempting') this.fail(error);
   }
 
-  /** The queue's attempt for this waiter. */
-  async attempt(): Promise<AttemptOutcome> {
+  /** The queue's attempt for this waiter, keeping its companions' places in the fair line too. */
+  async attempt(companions: readonly string[]): Promise<AttemptOutcome> {
     if (this.state !== 'queued') return GONE;
     this.state = 'attempting';
-    const outcome = await this.attemptOnce();
+    const outcome = await this.attemptOnce(companions);
     if (outcome.kind !== 'blocked') return outcome;
     if (this.state !== 'attempting') return GONE;
     this.state = 'queued';
@@ -177,7 +179,7 @@ export class Acquisition implements QueuedWaiter, LeaseHolder {
   private async firstAttempt(): Promise<void> {
     const { connection, target } = this;
     const marker = existingWaitQueue(connection.existingSubscriber, target.channel)?.marker();
-    const outcome = await this.attemptOnce();
+    const outcome = await this.attemptOnce([]);
     if (outcome.kind !== 'blocked' || this.state !== 'first-attempt') return;
     if (this.settings.timeout === 0) {
       this.fail(new LockTimeoutError(this.settings.name, 0));
@@ -189,14 +191,14 @@ export class Acquisition implements QueuedWaiter, LeaseHolder {
   }
 
   /** One acquire script, from first-attempt or attempting; leaves them only for held or closed. */
-  private async attemptOnce(): Promise<AttemptOutcome> {
+  private async attemptOnce(companions: readonly string[]): Promise<AttemptOutcome> {
     const { target } = this;
     const { ttl, lease, timeout } = this.settings;
     const hold = ttl > 0 ? ttl : lease;
     const sentAt = performance.now();
     let reply: AcquireReply;
     try {
-      reply = await this.work.send(() => target.acquire(this.token, hold, timeout !== 0));
+      reply = await this.work.send(() => target.acquire(this.token, hold, timeout !== 0, companions));
     } catch (error) {
       return this.unanswered(error, sentAt);
     }
@@ -213,8 +215,10 @@ export class Acquisition implements QueuedWaiter, LeaseHolder {
     }
     if (!reply.acquired) {
       this.marked ||= reply.queued;
+      if (reply.ticket > 0 && this.ticket?.seq !== reply.ticket) this.ticket = { seq: reply.ticket, token: this.token };
       // A marked writer retries within a third of its hold, which refreshes its mark.
-      const waitMs = reply.queued ? Math.min(reply.waitMs, Math.max(1, Math.floor(hold / 3))) : reply.waitMs;
+      const marking = reply.queued && reply.ticket === 0;
+      const waitMs = marking ? Math.min(reply.waitMs, Math.max(1, Math.floor(hold / 3))) : reply.waitMs;
       return { kind: 'blocked', waitMs, behindWriter: reply.behindWriter };
     }
     if (this.settings.replicas > 0 && !(await this.replicated())) return GONE;
@@ -296,6 +300,7 @@ export class Acquisition implements QueuedWaiter, LeaseHolder {
     const { target } = this;
     this.state = 'held';
     this.marked = false;
+    this.ticket = undefined;
     this.mayHold = false;
     clearTimeout(this.timeoutTimer);
     // The queue drops this waiter itself once the attempt returns.

@@ -1,6 +1,6 @@
 import type { RedisSource } from '../redis/connection';
 import type { HoldKind } from '../redis/hold-kind';
-import { lockKind } from '../redis/kinds/lock-kind';
+import { DEFAULT_HANDOFF_GRACE, lockKind } from '../redis/kinds/lock-kind';
 
 export type { RedisSource };
 
@@ -48,6 +48,18 @@ export interface LockOptions {
   replicas?: number;
   /** Milliseconds to wait for those acknowledgements; then ReplicationError. Default 1000. */
   replicaTimeout?: number;
+  /**
+   * Wait in the lock's fair line: across processes, the lock goes to waiting
+   * acquisitions in the order their first blocked attempts reached Redis,
+   * and a release hands it to the head directly. Default false.
+   */
+  fair?: boolean;
+  /**
+   * Milliseconds a fair waiter has to take a lock handed to it (its process
+   * confirms with one command); one that does not (a dead process) is
+   * skipped after it. Default 2000.
+   */
+  handoffGrace?: number;
 }
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379/0';
@@ -78,6 +90,8 @@ export interface LockSettings {
   readonly redisTimeout: number;
   readonly replicas: number;
   readonly replicaTimeout: number;
+  readonly fair: boolean;
+  readonly handoffGrace: number;
 }
 
 const LOCK_OPTION_NAMES = [
@@ -91,6 +105,8 @@ const LOCK_OPTION_NAMES = [
   'redisTimeout',
   'replicas',
   'replicaTimeout',
+  'fair',
+  'handoffGrace',
 ] as const;
 
 /** Validates everything before any Redis I/O, throwing TypeError or RangeError. */
@@ -104,10 +120,32 @@ export function resolveLockOptions(name: unknown, options: unknown): LockSetting
     lease: checkLease(opts.lease),
     timeout: checkTimeout(opts.timeout),
     signal: checkSignal(opts.signal),
-    ...modeAndKind(opts.mode),
     redisTimeout: checkRedisTimeout(opts.redisTimeout),
     ...checkReplication(opts.replicas, opts.replicaTimeout),
+    ...modeAndLine(opts.mode, opts.fair, opts.handoffGrace),
   };
+}
+
+/** The mode, the line and the kind of hold they make. */
+export function modeAndLine(
+  mode: unknown,
+  fair: unknown,
+  handoffGrace: unknown,
+): { mode: HoldMode; fair: boolean; handoffGrace: number; kind: HoldKind } {
+  const line = checkLine(fair, handoffGrace);
+  const checked = checkMode(mode);
+  return { mode: checked, ...line, kind: lockKind(checked, line) };
+}
+
+export function checkLine(fair: unknown, handoffGrace: unknown): { fair: boolean; handoffGrace: number } {
+  if (fair !== undefined && typeof fair !== 'boolean') throw new TypeError(`fair must be a boolean, got ${describe(fair)}`);
+  let grace = DEFAULT_HANDOFF_GRACE;
+  if (handoffGrace !== undefined) {
+    grace = checkInteger(handoffGrace, 'handoffGrace');
+    if (grace < 1) throw new RangeError(`handoffGrace must be at least 1 ms, got ${grace}`);
+    checkAtMost(grace, 'handoffGrace');
+  }
+  return { fair: fair === true, handoffGrace: grace };
 }
 
 export function checkOptionsObject<K extends string>(
@@ -205,11 +243,6 @@ export function checkReplication(replicas: unknown, replicaTimeout: unknown): { 
 export function checkSignal(signal: unknown): AbortSignal | undefined {
   if (signal === undefined || signal instanceof AbortSignal) return signal;
   throw new TypeError(`signal must be an AbortSignal, got ${describe(signal)}`);
-}
-
-function modeAndKind(mode: unknown): { mode: HoldMode; kind: HoldKind } {
-  const checked = checkMode(mode);
-  return { mode: checked, kind: lockKind(checked) };
 }
 
 function checkMode(mode: unknown): HoldMode {

@@ -15,10 +15,17 @@ export interface QueuedWaiter {
   /** A reader: when it acquires, the next waiter may acquire too, so the queue goes on. */
   readonly shared: boolean;
   /**
-   * One acquisition attempt. The queue drops a waiter that acquired or is
-   * gone; the waiter also leaves by itself when it gives up between attempts.
+   * Its ticket in the lock's fair line, once it has one: the number that
+   * grants name, and the token whose place the queue keeps alive.
    */
-  attempt(): Promise<AttemptOutcome>;
+  readonly ticket: { readonly seq: number; readonly token: string } | undefined;
+  /**
+   * One acquisition attempt, which also keeps the places of `companions`
+   * (tokens of this queue's other waiters in the fair line). The queue drops
+   * a waiter that acquired or is gone; the waiter also leaves by itself when
+   * it gives up between attempts.
+   */
+  attempt(companions: readonly string[]): Promise<AttemptOutcome>;
   /** Redis is out of reach: stop waiting with this error. */
   abandon(error: RedisUnavailableError): void;
 }
@@ -37,6 +44,10 @@ export interface QueueMarker {
  */
 const WAKING_EVENTS = new Set(['release', 'expired', 'evicted']);
 const RELEASE_WITH_ID = 'release:';
+/** 'grant:<seq>,<seq>...|<next seq>|<graceMs>': a release handed the lock to those tickets (see grant-line.lua). */
+const GRANT = 'grant:';
+/** Places kept alive per attempt, at most: a queue longer than that refreshes the rest as they move up. */
+const MAX_COMPANIONS = 1_000;
 
 /**
  * The waiters of one lock in this process, in arrival order, behind one
@@ -53,6 +64,8 @@ const RELEASE_WITH_ID = 'release:';
  */
 export class WaitQueue {
   private readonly waiters = new Set<QueuedWaiter>();
+  /** Waiters whose tickets a release granted the lock to: they go first, to confirm it. */
+  private readonly granted = new Set<QueuedWaiter>();
   private readonly listening: Listening;
   /** Counts wake-up causes; a waiter compares it across its own first attempt. */
   private wakeups = 0;
@@ -105,6 +118,7 @@ export class WaitQueue {
   }
 
   leave(waiter: QueuedWaiter): void {
+    this.granted.delete(waiter);
     if (!this.waiters.delete(waiter) || this.waiters.size > 0) return;
     this.dispose();
   }
@@ -131,7 +145,9 @@ export class WaitQueue {
   }
 
   private onEvent(event: string): void {
-    if (event.startsWith(RELEASE_WITH_ID)) {
+    if (event.startsWith(GRANT)) {
+      this.onGrant(event.slice(GRANT.length));
+    } else if (event.startsWith(RELEASE_WITH_ID)) {
       const id = event.slice(RELEASE_WITH_ID.length);
       const own = this.ownReleases.get(id);
       this.ownReleases.delete(id);
@@ -139,6 +155,30 @@ export class WaitQueue {
     } else if (WAKING_EVENTS.has(event)) {
       this.wake();
     }
+  }
+
+  /**
+   * A directed handoff: only the owners of the granted tickets act (and the
+   * next in line arms a retry at the grace, in case a grantee is gone); every
+   * other process sends nothing.
+   */
+  private onGrant(grant: string): void {
+    const [seqs = '', next = '0', grace = '0'] = grant.split('|');
+    const grantedSeqs = new Set(seqs.split(',').map(Number));
+    const nextSeq = Number(next);
+    let mine = false;
+    for (const waiter of this.waiters) {
+      const seq = waiter.ticket?.seq;
+      if (seq === undefined) continue;
+      if (grantedSeqs.has(seq)) {
+        this.granted.add(waiter);
+        mine = true;
+      } else if (seq === nextSeq) {
+        this.armDeadline(Number(grace));
+      }
+    }
+    // A waiter that came before the line existed has no ticket: it learns of the line on its next attempt.
+    if (mine || this.first()?.ticket === undefined) this.wake();
   }
 
   private wake(): void {
@@ -156,9 +196,9 @@ export class WaitQueue {
     try {
       for (;;) {
         this.dirty = false;
-        const head = this.first();
+        const head = this.first((w) => this.granted.has(w)) ?? this.first();
         if (head === undefined || this.disposed) return;
-        let outcome = await head.attempt();
+        let outcome = await head.attempt(this.companionsOf(head));
         let attempted = head;
         if (outcome.kind === 'blocked' && outcome.behindWriter) {
           // Readers queue behind a waiting writer; if that writer waits in
@@ -166,7 +206,7 @@ export class WaitQueue {
           const writer = this.first((w) => !w.shared);
           if (writer !== undefined) {
             attempted = writer;
-            outcome = await writer.attempt();
+            outcome = await writer.attempt(this.companionsOf(writer));
           }
         }
         if (outcome.kind === 'gone' && outcome.error instanceof RedisUnavailableError) {
@@ -193,6 +233,17 @@ export class WaitQueue {
     } finally {
       this.running = false;
     }
+  }
+
+  /** The tokens of the other waiters in the fair line, whose places `waiter`'s attempt keeps alive. */
+  private companionsOf(waiter: QueuedWaiter): string[] {
+    const tokens: string[] = [];
+    for (const other of this.waiters) {
+      if (other === waiter || other.ticket === undefined) continue;
+      tokens.push(other.ticket.token);
+      if (tokens.length === MAX_COMPANIONS) break;
+    }
+    return tokens;
   }
 
   private first(matching?: (waiter: QueuedWaiter) => boolean): QueuedWaiter | undefined {

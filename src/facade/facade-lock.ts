@@ -88,7 +88,7 @@ export abstract class FacadeLock {
 
   /** The kind of hold this class takes (the seam in redis/hold-kind.ts): a lock in `mode`. */
   protected holdKind(): HoldKind {
-    return lockKind(this.mode);
+    return lockKind(this.mode, this.settings);
   }
 
   /** The fencing token of this instance's current hold. */

@@ -8,6 +8,7 @@ import {
   checkSignal,
   checkTimeout,
   checkTtl,
+  checkLine,
   describe,
   type RedisSource,
 } from '../core/options';
@@ -38,6 +39,10 @@ export interface RedisLockOptions {
   replicas?: number;
   /** ms to wait for them; then ReplicationError. Default 1000. */
   replicaTimeout?: number;
+  /** Wait in the lock's fair line (FIFO across processes). Default false. */
+  fair?: boolean;
+  /** ms a fair waiter has to take a lock handed to it before it is skipped. Default 2000. */
+  handoffGrace?: number;
 }
 
 export interface AcquireOptions {
@@ -62,6 +67,8 @@ export interface FacadeSettings {
   readonly redisTimeout: number;
   readonly replicas: number;
   readonly replicaTimeout: number;
+  readonly fair: boolean;
+  readonly handoffGrace: number;
 }
 
 const LOCK_OPTIONS = [
@@ -76,6 +83,8 @@ const LOCK_OPTIONS = [
   'redisTimeout',
   'replicas',
   'replicaTimeout',
+  'fair',
+  'handoffGrace',
 ] as const;
 
 export function resolveFacadeOptions(options: unknown): FacadeSettings {
@@ -91,6 +100,7 @@ export function resolveFacadeOptions(options: unknown): FacadeSettings {
     redis: server ? serverUrl(opts.host, opts.port, opts.password, opts.db) : checkRedisSource(opts.redis),
     redisTimeout: checkRedisTimeout(opts.redisTimeout),
     ...checkReplication(opts.replicas, opts.replicaTimeout),
+    ...checkLine(opts.fair, opts.handoffGrace),
   };
 }
 

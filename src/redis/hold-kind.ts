@@ -32,9 +32,11 @@ export interface HoldTarget {
   readonly channel: string;
   /**
    * Takes a hold for `token` lasting `holdMs`. `waits`: the caller will wait
-   * if blocked (a kind may then keep its place, e.g. a writer's mark).
+   * if blocked (a kind may then keep its place: a writer's mark, a ticket in
+   * a fair line). `companions`: tokens of other waiters of this process
+   * whose places this attempt keeps alive too (one command for all).
    */
-  acquire(token: string, holdMs: number, waits: boolean): Promise<AcquireReply>;
+  acquire(token: string, holdMs: number, waits: boolean, companions?: readonly string[]): Promise<AcquireReply>;
   /** Extends the hold to `holdMs` from now (0: only checks); ms left, or 0 when the hold is gone. */
   renew(token: string, holdMs: number): Promise<number>;
   /** Gives the hold back and wakes waiters; `releaseId` tags the wake-up ('' for none). */
@@ -54,11 +56,19 @@ export type AcquireReply =
    */
   | { readonly acquired: true; readonly fence: number; readonly leftMs: number }
   /**
-   * Blocked until about `waitMs` from now, when the blocking hold expires.
-   * `queued`: this waiter left something (a writer's mark) to withdraw when
-   * it gives up. `behindWriter`: held back only by a waiting writer's mark.
+   * Blocked: look again in about `waitMs` (the blocking hold's expiry, or
+   * when a place in a line needs keeping). `queued`: this waiter left
+   * something (a writer's mark, a ticket) to withdraw when it gives up.
+   * `behindWriter`: held back only by a waiting writer's mark. `ticket`:
+   * its number in a fair line (0: none), which grants name.
    */
-  | { readonly acquired: false; readonly waitMs: number; readonly queued: boolean; readonly behindWriter: boolean };
+  | {
+      readonly acquired: false;
+      readonly waitMs: number;
+      readonly queued: boolean;
+      readonly behindWriter: boolean;
+      readonly ticket: number;
+    };
 
 /** 1 released, 0 it was free (or this token's hold had expired), -1 another owner holds it. */
 export type ReleaseReply = 1 | 0 | -1;
@@ -73,4 +83,6 @@ export interface InspectReply {
   readonly exclusive: boolean;
   /** How many shared holders (readers) hold it. */
   readonly shared: number;
+  /** How many wait in its fair line. */
+  readonly waiting: number;
 }

@@ -12,6 +12,17 @@ export const FENCE_RETENTION_MS = 10 * 60_000;
 /** The read/write lock in its two modes: 'write' takes it exclusively (plain and write locks), 'read' shares it. */
 export type LockKindMode = 'write' | 'read';
 
+/** How a lock is queued for. */
+export interface LockLine {
+  /** Join the fair line (FIFO across processes) when blocked. */
+  readonly fair: boolean;
+  /** Ms a hold granted to this waiter by another's release waits for its confirmation. */
+  readonly handoffGrace: number;
+}
+
+export const DEFAULT_HANDOFF_GRACE = 2_000;
+const UNFAIR: LockLine = { fair: false, handoffGrace: DEFAULT_HANDOFF_GRACE };
+
 const scripts = {
   acquire: new LuaScript(luaScripts.lock.acquire.lua, luaScripts.lock.acquire.numberOfKeys),
   renew: new LuaScript(luaScripts.lock.renew.lua, luaScripts.lock.renew.numberOfKeys),
@@ -21,20 +32,21 @@ const scripts = {
   withdraw: new LuaScript(luaScripts.lock.withdraw.lua, luaScripts.lock.withdraw.numberOfKeys),
 };
 
-function kindFor(scriptMode: 'w' | 'r'): HoldKind {
+function kindFor(scriptMode: 'w' | 'r', line: LockLine): HoldKind {
   return {
     kind: 'lock',
     shared: scriptMode === 'r',
     target: (connection, prefix, name) =>
-      new LockTarget(connection.client, lockKeys(prefix, name, connection.db, connection.keyPrefix), scriptMode),
+      new LockTarget(connection.client, lockKeys(prefix, name, connection.db, connection.keyPrefix), scriptMode, line),
   };
 }
 
-const kinds: Record<LockKindMode, HoldKind> = { write: kindFor('w'), read: kindFor('r') };
+const unfairKinds: Record<LockKindMode, HoldKind> = { write: kindFor('w', UNFAIR), read: kindFor('r', UNFAIR) };
 
-/** The read/write lock kind in `mode`. */
-export function lockKind(mode: LockKindMode): HoldKind {
-  return kinds[mode];
+/** The read/write lock kind in `mode`, waiting in the fair line or not. */
+export function lockKind(mode: LockKindMode, line: LockLine = UNFAIR): HoldKind {
+  if (!line.fair) return unfairKinds[mode];
+  return kindFor(mode === 'read' ? 'r' : 'w', line);
 }
 
 /** One lock name on one client: the scripts of src/redis/scripts/lock/. */
@@ -48,20 +60,32 @@ export class LockTarget implements HoldTarget {
     private readonly keys: LockKeys,
     /** The scripts' mode argument: 'w' exclusive, 'r' shared. */
     private readonly scriptMode: 'w' | 'r',
+    private readonly line: LockLine = UNFAIR,
   ) {
     this.name = keys.name;
     this.slotKey = keys.state;
     this.channel = keys.channel;
   }
 
-  async acquire(token: string, holdMs: number, waits: boolean): Promise<AcquireReply> {
-    const { keys } = this;
-    const args = [token, this.scriptMode, holdMs, FENCE_RETENTION_MS, waits ? '1' : '0'];
+  async acquire(token: string, holdMs: number, waits: boolean, companions: readonly string[] = []): Promise<AcquireReply> {
+    const { keys, line } = this;
+    const args = [
+      token,
+      this.scriptMode,
+      holdMs,
+      FENCE_RETENTION_MS,
+      waits ? '1' : '0',
+      line.fair ? '1' : '0',
+      line.handoffGrace,
+      keys.channel,
+      ...companions,
+    ];
     const reply = await this.call('acquire', [keys.state, keys.fence], args);
-    if (Array.isArray(reply) && reply.length === 4 && typeof reply[1] === 'number' && typeof reply[2] === 'number') {
-      if (reply[0] === 1) return { acquired: true, fence: reply[1], leftMs: reply[2] };
-      if (reply[0] === 0) {
-        return { acquired: false, waitMs: Math.max(1, reply[1]), queued: reply[2] === 1, behindWriter: reply[3] === 3 };
+    if (Array.isArray(reply) && reply.length === 5 && reply.every((n) => typeof n === 'number')) {
+      const [acquired, value, left, blocker, ticket] = reply as [number, number, number, number, number];
+      if (acquired === 1) return { acquired: true, fence: value, leftMs: left };
+      if (acquired === 0) {
+        return { acquired: false, waitMs: Math.max(1, value), queued: left === 1, behindWriter: blocker === 3, ticket };
       }
     }
     throw this.unexpected('acquire', reply);
@@ -76,31 +100,30 @@ export class LockTarget implements HoldTarget {
 
   async release(token: string, releaseId: string): Promise<ReleaseReply> {
     const { keys } = this;
-    const reply = await this.call('release', [keys.state], [token, this.scriptMode, keys.channel, releaseId]);
+    const reply = await this.call('release', [keys.state, keys.fence], [token, this.scriptMode, keys.channel, releaseId, FENCE_RETENTION_MS]);
     if (reply === 1 || reply === 0 || reply === -1) return reply;
     throw this.unexpected('release', reply);
   }
 
   async withdraw(token: string): Promise<boolean> {
-    if (this.scriptMode === 'r') return false; // only writers leave marks
     const { keys } = this;
-    const reply = await this.call('withdraw', [keys.state], [token, keys.channel, '']);
+    const reply = await this.call('withdraw', [keys.state, keys.fence], [token, keys.channel, '', FENCE_RETENTION_MS]);
     if (reply === 1 || reply === 0) return reply === 1;
     throw this.unexpected('withdraw', reply);
   }
 
   async inspect(token: string): Promise<InspectReply> {
     const reply = await this.call('inspect', [this.keys.state], [token]);
-    if (Array.isArray(reply) && reply.length === 4 && reply.every((n) => typeof n === 'number')) {
-      const [writer, readers, mine, waitMs] = reply as [number, number, number, number];
-      return { held: writer === 1 || readers > 0, exclusive: writer === 1, shared: readers, mine: mine === 1, waitMs };
+    if (Array.isArray(reply) && reply.length === 5 && reply.every((n) => typeof n === 'number')) {
+      const [writer, readers, mine, waitMs, waiting] = reply as [number, number, number, number, number];
+      return { held: writer === 1 || readers > 0, exclusive: writer === 1, shared: readers, mine: mine === 1, waitMs, waiting };
     }
     throw this.unexpected('inspect', reply);
   }
 
   async forceRelease(): Promise<boolean> {
     const { keys } = this;
-    const reply = await this.call('forceRelease', [keys.state], [keys.channel, '']);
+    const reply = await this.call('forceRelease', [keys.state, keys.fence], [keys.channel, '', FENCE_RETENTION_MS]);
     if (reply === 1 || reply === 0) return reply === 1;
     throw this.unexpected('forceRelease', reply);
   }

@@ -4,6 +4,11 @@
     w  = the writer's owner token      wf = its fence   wx = its expiry
     r:<token> = '<expiry>:<fence>'     one field per reader
     q:<token> = '<expiry>'             a writer waiting for readers to leave
+    t:<token> = '<expiry>:<seq>:<mode>:<graceMs>'
+                                       a ticket in the fair line, mode 'w' or 'r'
+    ts = the last ticket number issued
+    g:<token> = '<expiry>'             a hold granted to a ticket's owner by
+                                       another's release, not yet confirmed
   Expiries are server milliseconds.
 
   Compatibility (see README, "Rolling upgrades"): every yadl field name is a
@@ -18,11 +23,14 @@
     h.writer, h.writerFence, h.writerExpiry   the writer, or nil
     h.readers, h.readerExpiry                 live readers, earliest expiry
     h.queued, h.queuedExpiry                  writers waiting on readers, earliest expiry
+    h.tickets                                 the fair line: { token, seq, mode, grace,
+                                              expiry }, in ticket order
+    h.ticketOf[token]                         the same entries by owner
     h.latest                                  the latest expiry of anything live (0: none)
     h.only                                    no field but a live writer's (or none)
 ]]
 local function readHolders(state, nowMs, prune)
-  local h = { readers = 0, queued = 0, only = true, latest = 0 }
+  local h = { readers = 0, queued = 0, only = true, latest = 0, tickets = {}, ticketOf = {} }
   local writer = redis.call('HMGET', state, 'w', 'wf', 'wx')
   local writerFields = 0
   if writer[1] then
@@ -48,8 +56,8 @@ local function readHolders(state, nowMs, prune)
     local field, value = fields[i], fields[i + 1]
     local tag = string.match(field, '^(%l%l?):') or string.match(field, '^(%l%l?)$')
     if tag ~= nil then ours = true end
-    if tag == 'r' or tag == 'q' then
-      local expiry = parseExpiring(value)
+    if tag == 'r' or tag == 'q' or tag == 't' or tag == 'g' then
+      local expiry, rest = parseExpiring(value)
       if expiry == nil then
         error('YADLSTATE lock state at ' .. state .. ' was not written by yadl')
       end
@@ -60,18 +68,25 @@ local function readHolders(state, nowMs, prune)
         if tag == 'r' then
           h.readers = h.readers + 1
           if h.readerExpiry == nil or expiry < h.readerExpiry then h.readerExpiry = expiry end
-        else
+        elseif tag == 'q' then
           h.queued = h.queued + 1
           if h.queuedExpiry == nil or expiry < h.queuedExpiry then h.queuedExpiry = expiry end
+        elseif tag == 't' then
+          local seq, mode, grace = string.match(rest or '', '^(%d+):([rw]):(%d+)$')
+          if seq == nil then error('YADLSTATE lock state at ' .. state .. ' was not written by yadl') end
+          local ticket = { token = string.sub(field, 3), seq = tonumber(seq), mode = mode, grace = tonumber(grace), expiry = expiry }
+          h.tickets[#h.tickets + 1] = ticket
+          h.ticketOf[ticket.token] = ticket
         end
       end
-    elseif tag ~= nil and tag ~= 'w' and tag ~= 'wf' and tag ~= 'wx' then
+    elseif tag ~= nil and tag ~= 'w' and tag ~= 'wf' and tag ~= 'wx' and tag ~= 'ts' then
       -- A newer version's field: not ours to judge, but it keeps the hash alive.
       local expiry = parseExpiring(value)
       if expiry ~= nil and expiry > h.latest and expiry > nowMs then h.latest = expiry end
     end
   end
   if not ours then error('YADLSTATE lock state at ' .. state .. ' was not written by yadl') end
+  table.sort(h.tickets, function(a, b) return a.seq < b.seq end)
   if prune and #expired > 0 then redis.call('HDEL', state, unpack(expired)) end
   return h
 end

@@ -1,12 +1,15 @@
 --[[
-  Releases the hold of one owner token.
+  Releases the hold of one owner token, and hands the lock to the head of
+  the fair line if there is one (see includes/grant-line.lua).
 
   Input:
     KEYS[1] state hash (layout in includes/read-holders.lua)
+    KEYS[2] fence counter (for the fences of holds granted to the line)
     ARGV[1] owner token
     ARGV[2] mode: 'w' or 'r'
     ARGV[3] keyspace channel of the state, to publish wake-ups on
     ARGV[4] release id for the wake-up message ('' for none)
+    ARGV[5] fence retention, ms
 
   Output:
     1   released
@@ -17,22 +20,23 @@
 --- @include "parse-expiring"
 --- @include "read-holders"
 --- @include "tidy"
+--- @include "grant-line"
 --- @include "notify"
-local nowMs = serverTime()
-local state = KEYS[1]
-local token, mode, channel, releaseId = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local nowMs, nowUs = serverTime()
+local state, fenceKey = KEYS[1], KEYS[2]
+local token, mode, channel, releaseId, retention = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
 
 local released = false
 if mode == 'r' then
   local own = redis.call('HGET', state, 'r:' .. token)
   if own and parseExpiring(own) > nowMs then
-    redis.call('HDEL', state, 'r:' .. token)
+    redis.call('HDEL', state, 'r:' .. token, 'g:' .. token)
     released = true
   end
 else
   local holder = redis.call('HMGET', state, 'w', 'wx')
   if holder[1] == token and tonumber(holder[2]) > nowMs then
-    redis.call('HDEL', state, 'w', 'wf', 'wx')
+    redis.call('HDEL', state, 'w', 'wf', 'wx', 'g:' .. token)
     released = true
   end
 end
@@ -43,9 +47,10 @@ if not released then
   return 0
 end
 
+local left = tidy(state, nowMs)
+if left ~= nil and grantLine(state, fenceKey, left, nowMs, nowUs, retention, channel) > 0 then return 1 end
 -- Wake waiters when someone else may now acquire: not when a reader leaves
 -- others still reading.
-local left = tidy(state, nowMs)
 if mode == 'w' or left == nil or left.readers == 0 then
   notify(channel, releaseId)
 end
