@@ -164,7 +164,7 @@ function isClient(source: RedisSource): source is DataClient {
 }
 
 function ownedConnection(source: string | RedisOptions | ClusterSource): Connection {
-  const key = typeof source === 'string' ? source : JSON.stringify(source);
+  const key = typeof source === 'string' ? source : sourceKey(source);
   let connection = owned.get(key);
   if (connection === undefined) {
     const client = createClient(source);
@@ -176,6 +176,40 @@ function ownedConnection(source: string | RedisOptions | ClusterSource): Connect
     connection = created;
   }
   return connection;
+}
+
+const identities = new WeakMap<object, number>();
+let nextIdentity = 0;
+
+/**
+ * Which options share one connection. JSON.stringify alone drops functions
+ * (retryStrategy, reconnectOnError, a Sentinel's natMap function...), so two
+ * option objects that differ only in those would share one client and one of
+ * them would be silently ignored. Functions and class instances therefore
+ * count by identity; plain objects and arrays by value, keys sorted, so that
+ * equal options written in another order still share.
+ */
+function sourceKey(source: RedisOptions | ClusterSource): string {
+  return JSON.stringify(source, (_key, value: unknown) => {
+    if (typeof value === 'function' || (typeof value === 'object' && value !== null && !byValue(value))) {
+      let id = identities.get(value);
+      if (id === undefined) {
+        id = ++nextIdentity;
+        identities.set(value, id);
+      }
+      return `[${typeof value} #${id}]`;
+    }
+    if (typeof value === 'object' && value !== null && !Array.isArray(value) && !Buffer.isBuffer(value)) {
+      return Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    }
+    return value;
+  });
+}
+
+function byValue(value: object): boolean {
+  if (Array.isArray(value) || Buffer.isBuffer(value)) return true;
+  const prototype = Object.getPrototypeOf(value) as unknown;
+  return prototype === Object.prototype || prototype === null;
 }
 
 function createClient(source: string | RedisOptions | ClusterSource): DataClient {
