@@ -148,6 +148,10 @@ describe('RedisUnavailableError', () => {
     expect(new RedisUnavailableError('x', 'cluster', 500, { cause: gaveUp }).message).toBe(
       'Redis at cluster kept answering "CLUSTERDOWN The cluster is down" for 500 ms',
     );
+    const redirected = new Error(`Too many Cluster redirections. Last error: ${String(new ReplyError('MOVED 14427 127.0.0.1:7000'))}`);
+    expect(new RedisUnavailableError('x', 'cluster', 500, { cause: redirected }).message).toBe(
+      'Redis at cluster kept redirecting the command (last reply "MOVED 14427 127.0.0.1:7000") for 500 ms',
+    );
     expect(new RedisUnavailableError('x', 'cluster', 500, { reply: 'LOADING Redis is loading' }).message).toBe(
       'Redis at cluster kept answering "LOADING Redis is loading" for 500 ms',
     );

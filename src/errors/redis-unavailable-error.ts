@@ -28,15 +28,18 @@ export class RedisUnavailableError extends LockError {
     const waited = options?.waited ?? redisTimeout;
     const reply = options?.reply ?? replyIn(options?.cause);
     const cause = options?.cause instanceof Error ? `: ${options.cause.message}` : '';
-    super(
-      reply === undefined
-        ? `Redis at ${server} did not answer within ${waited} ms${cause}`
-        : `Redis at ${server} kept answering "${reply}" for ${waited} ms`,
-      lock,
-      options,
-    );
+    super(describe(server, waited, reply, cause), lock, options);
     this.lastReply = reply;
   }
+}
+
+function describe(server: string, waited: number, reply: string | undefined, cause: string): string {
+  if (reply === undefined) return `Redis at ${server} did not answer within ${waited} ms${cause}`;
+  // ioredis follows MOVED and ASK itself, and retries TRYAGAIN and CLUSTERDOWN on a
+  // random primary that answers MOVED back: when it gives up, its last reply may be
+  // just a redirection.
+  if (/^(MOVED|ASK) /.test(reply)) return `Redis at ${server} kept redirecting the command (last reply "${reply}") for ${waited} ms`;
+  return `Redis at ${server} kept answering "${reply}" for ${waited} ms`;
 }
 
 const REDIRECTIONS = /^Too many Cluster redirections\. Last error: ReplyError: (.*)$/s;
