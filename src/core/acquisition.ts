@@ -189,7 +189,15 @@ export class Acquisition implements QueuedWaiter {
   /** With `replicas`, the hold counts only once enough replicas have it; otherwise it is given back. */
   private async replicated(connection: Connection, keys: LockKeys): Promise<boolean> {
     const { replicas, replicaTimeout, name } = this.settings;
-    const acknowledged = await this.command(() => connection.replicated(keys, replicas, replicaTimeout)).catch(() => -1);
+    const acknowledged = await this.command(() =>
+      connection.replicated(keys, {
+        token: this.token,
+        mode: this.scriptMode,
+        replicas,
+        timeout: replicaTimeout,
+        redisTimeout: this.settings.redisTimeout,
+      }),
+    ).catch(() => -1);
     if (this.phase === 'waiting' && acknowledged >= replicas) return true;
     this.uncertain = true; // held in Redis but not by us: release on close
     if (this.phase === 'waiting') this.fail(new ReplicationError(name, replicas, acknowledged));

@@ -1,5 +1,4 @@
 import { Cluster, Redis, type ClusterNode, type ClusterOptions, type RedisOptions } from 'ioredis';
-import calculateSlot from 'cluster-key-slot';
 import { diagnostics } from '../diagnostics';
 import { ClusterSubscriber } from './cluster-subscriber';
 import { CommandWatch } from './command-watch';
@@ -7,6 +6,7 @@ import { enableKeyspaceEvents } from './keyspace-events';
 import type { LockKeys } from './keys';
 import { LockScripts, type WakeChannel } from './lock-scripts';
 import { redact } from './redact';
+import { Replication, type ReplicationRequest } from './replication';
 import { setSocketRef } from './socket-ref';
 import { Subscriber, type NotificationSource } from './subscriber';
 
@@ -43,6 +43,7 @@ export class Connection {
   /** Deadlines (redisTimeout) of the commands sent through this connection. */
   readonly deadlines = new CommandWatch();
   private notifications: NotificationSource | undefined;
+  private replication: Replication | undefined;
   private users = 0;
   private idleTimer: NodeJS.Timeout | undefined;
 
@@ -114,19 +115,24 @@ export class Connection {
   }
 
   /**
-   * Redis WAIT on the connection that carried the lock's last write (on a
-   * cluster, the primary owning its slot): how many replicas have it.
+   * With `replicas`, after the acquisition script took the hold: confirms
+   * that `request.token` still holds it and waits (Redis WAIT, at most
+   * `request.timeout` ms) until `request.replicas` replicas have it.
+   * Resolves how many acknowledged, or -1 when the token no longer holds the
+   * lock. Rejects with RedisUnavailableError after `request.redisTimeout` of
+   * silence or transient replies, or a LockError for any other error.
+   *
+   * It never runs on the data connection, nor on a client you passed: WAIT
+   * blocks the connection it is sent on, and Redis answers nothing else there
+   * until the replicas confirm or the timeout passes, which held up every
+   * other lock and renewal sharing it. It runs on a few dedicated connections
+   * per node (see Replication), each lent to one acquisition at a time and
+   * closed after IDLE_CLOSE_MS unused. On a cluster it runs on the node that
+   * really has the hold, following MOVED and ASK.
    */
-  async replicated(keys: LockKeys, replicas: number, timeoutMs: number): Promise<number> {
-    let node: Redis | undefined;
-    if (isCluster(this.client)) {
-      const owner = this.client.slots[calculateSlot(keys.state)]?.[0];
-      node = this.client.nodes('master').find((n) => `${n.options.host}:${n.options.port}` === owner);
-    } else {
-      node = this.client;
-    }
-    if (node === undefined) return 0;
-    return node.wait(replicas, timeoutMs);
+  replicated(keys: LockKeys, request: ReplicationRequest): Promise<number> {
+    this.replication ??= new Replication(this.client, this.keyPrefix, IDLE_CLOSE_MS);
+    return this.replication.confirm(keys, request, this.server);
   }
 
   private setRef(ref: boolean): void {
@@ -141,6 +147,8 @@ export class Connection {
     diagnostics.ownedClients -= 1;
     this.notifications?.close();
     this.notifications = undefined;
+    this.replication?.close();
+    this.replication = undefined;
     this.client.disconnect();
   }
 }
