@@ -86,6 +86,28 @@ describe('Subscriber', () => {
     }
   });
 
+  it('after its connection is killed, every channel is subscribed again and its listeners told', async () => {
+    const server = await kit.server();
+    const admin = kit.admin(server.url);
+    const subscriber = new Subscriber(
+      () => new Redis(server.url, { autoResubscribe: false, disconnectTimeout: 100 }),
+      (client) => enableKeyspaceEvents(client),
+    );
+    try {
+      const [a, b] = [heard(), heard()];
+      const listenings = [subscriber.listen('a', a.listener), subscriber.listen('b', b.listener)];
+      expect(await Promise.all(listenings.map((l) => l.ready))).toEqual([true, true]);
+      await admin.client('KILL', 'TYPE', 'pubsub');
+      await waitFor(() => a.resubscribed === 1 && b.resubscribed === 1, 5_000, 'both told');
+      expect(await channels(admin)).toEqual(['a', 'b']);
+      await admin.publish('b', 'expired');
+      await waitFor(() => b.messages.length > 0, 2_000, 'the message after the reconnect');
+      expect(b.messages).toEqual(['expired']);
+    } finally {
+      subscriber.close();
+    }
+  });
+
   it('a retry stops when nobody listens any more', async () => {
     const server = await kit.server();
     const admin = kit.admin(server.url);
