@@ -205,6 +205,7 @@ export class Subscriber implements NotificationSource {
         this.scheduleRetry();
         return;
       }
+      if (![...this.channels.values()].some((c) => c.refused)) this.retryDelay = SUBSCRIBE_RETRY_MIN_MS;
       if (!tell) return;
       for (const channel of live) {
         for (const listener of channel.listeners) listener.resubscribed();
