@@ -205,8 +205,9 @@ export class Subscriber implements NotificationSource {
         this.scheduleRetry();
         return;
       }
-      if (![...this.channels.values()].some((c) => c.refused)) this.retryDelay = SUBSCRIBE_RETRY_MIN_MS;
       if (!tell) return;
+      // A retry (or a resubscription) covers every channel refused until then.
+      this.retryDelay = SUBSCRIBE_RETRY_MIN_MS;
       for (const channel of live) {
         for (const listener of channel.listeners) listener.resubscribed();
       }
