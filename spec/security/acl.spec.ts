@@ -1,13 +1,14 @@
 /**
  * yadl works as a Redis ACL user limited to its key prefix ('myapp'), its
  * keyspace channels and the commands it needs. The minimal set, found by
- * taking each command away in turn (the last test shows what breaks):
+ * taking each command away in turn ('every command of the minimal set is
+ * needed' shows what breaks):
  *
  *   ACL SETUSER locker on >pw ~myapp:* &__keyspace@0__:myapp:* -@all
  *     +evalsha +eval +subscribe +unsubscribe +info
  *     +time +get +set +pexpire +pttl +del +exists
  *     +hget +hmget +hlen +hgetall +hset +hdel +publish
- *     [+config|get +config|set]
+ *     [+wait] [+config|get +config|set]
  *
  * evalsha/eval run the scripts (eval once per script after a restart or
  * SCRIPT FLUSH); the commands from time to publish are the ones the scripts
@@ -15,10 +16,15 @@
  * the waiters' keyspace channels; info is ioredis' ready check (without it
  * ioredis warns and skips the check). CONFIG is optional: with it yadl turns
  * on notify-keyspace-events 'Kx' (expiry events); releases are published by
- * the scripts either way, so handoffs stay prompt without it.
+ * the scripts either way, so handoffs stay prompt without it. WAIT is
+ * needed with `replicas` only; the last test runs the README's example,
+ * replicas included.
  */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { Redis } from 'ioredis';
-import { afterEach, beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest';
 import { RedisLock, lock$, type LockMode } from '../../src/index';
 import { channelOf, eventually, sleep, subscribers, useFaultKit, within } from '../faults/fault-kit';
 
@@ -158,3 +164,34 @@ describe('a Redis ACL user limited to its prefix, channels and commands', () => 
     expect(Object.entries(broken).filter(([, p]) => p.length === 0).map(([c]) => c)).toEqual([]);
   }, 60_000);
 });
+
+describe("the README's ACL example", () => {
+  // A replica writes its sync file into its working directory: not the repo's.
+  const dir = mkdtempSync(path.join(tmpdir(), 'yadl-acl-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** The rules of the README's `ACL SETUSER locker ...` example, its password replaced. */
+  function readmeRules(): string[] {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const example = /```\n\s*ACL SETUSER locker ([^`]+)```/.exec(readme)?.[1];
+    if (example === undefined) throw new Error('no ACL SETUSER locker example in README.md');
+    return example
+      .split(/\s+/)
+      .filter((rule) => rule !== '')
+      .map((rule) => (rule.startsWith('>') ? '>pw' : rule));
+  }
+
+  it('is enough for replicas: 1 (WAIT) as well as for locks, waits and hand-overs', async () => {
+    const server = await kit.server({ args: ['--repl-diskless-sync-delay', '0'] });
+    const replica = await kit.server({ args: ['--replicaof', '127.0.0.1', String(server.port), '--dir', dir] });
+    const admin = kit.admin(server.url);
+    await eventually(async () => /slave0:.*state=online/.test(await admin.info('replication')), 10_000, 'the replica in sync');
+    await admin.call('ACL', 'SETUSER', 'locker', ...readmeRules());
+    const url = `redis://locker:pw@127.0.0.1:${server.port}/0`;
+    expect(await scenario(url, admin, true)).toEqual([]);
+    const acked = kit.hold(lock$('acked', { redis: url, prefix: 'myapp', replicas: 1, redisTimeout: 1_000 }));
+    const lease = await within(acked.acquired, 5_000, 'replicas: 1 as the README user');
+    expect(await kit.admin(replica.url).hget('myapp:lock:{acked}', 'w')).toBe(lease.token);
+  });
+});
+

@@ -156,3 +156,78 @@ describe('a primary killed', () => {
     }
   }, 45_000);
 });
+
+describe('a primary killed, with cluster-require-full-coverage yes (the default)', () => {
+  it('stalls locks on every slot, not only the dead primary\'s, until its replica is promoted', async () => {
+    const redis = connect();
+    const p = prefix();
+    const primaries = await cluster.primaries();
+    const withReplica: typeof primaries = [];
+    for (const primary of primaries) if ((await cluster.replicasOf(primary.port)).length > 0) withReplica.push(primary);
+    const victim = withReplica[0]!;
+    const [replica] = await cluster.replicasOf(victim.port);
+    const bystanders = primaries.filter((x) => x.port !== victim.port);
+    const coverage = String(await cluster.command(bystanders[0]!.port, 'CONFIG', 'GET', 'cluster-require-full-coverage'));
+    expect(coverage).toContain('yes');
+    const names = [...namesOn(primaries, p, 1, 'probe').entries()].map(([port, [name]]) => ({ port, name: name! }));
+
+    // One prober per primary: acquire, release, again, each acquisition's completion time recorded.
+    let probing = true;
+    const done = new Map<number, number[]>(names.map(({ port }) => [port, []]));
+    const probers = names.map(async ({ port, name }) => {
+      while (probing) {
+        const h = hold(name, { redis, prefix: p, timeout: 10_000, redisTimeout: 10_000 });
+        await h.acquired.catch(() => undefined);
+        if (h.leases.length > 0) done.get(port)!.push(performance.now());
+        h.unsubscribe();
+        await sleep(10);
+      }
+    });
+    // What a bystander primary says of the cluster, every 20 ms.
+    const states: { at: number; ok: boolean }[] = [];
+    const watcher = (async () => {
+      while (probing) {
+        const info = String(await cluster.command(bystanders[0]!.port, 'CLUSTER', 'INFO').catch(() => ''));
+        states.push({ at: performance.now(), ok: info.includes('cluster_state:ok') });
+        await sleep(20);
+      }
+    })();
+
+    await sleep(500);
+    const killedAt = performance.now();
+    await cluster.killNode(victim.port);
+    let promoted = false;
+    for (const until = performance.now() + 10_000; performance.now() < until && !promoted; await sleep(50)) {
+      promoted = ((await cluster.command(replica!.port, 'ROLE')) as unknown[])[0] === 'master';
+    }
+    if (!promoted) await cluster.command(replica!.port, 'CLUSTER', 'FAILOVER', 'TAKEOVER');
+    await cluster.waitUntilOk(15_000);
+    await sleep(1_500);
+    probing = false;
+    await Promise.all([...probers, watcher]);
+
+    const down = states.filter((s) => s.at > killedAt && !s.ok);
+    const failFrom = down[0]?.at;
+    const failTo = failFrom === undefined ? undefined : states.find((s) => s.at > failFrom && s.ok)?.at;
+    /** The longest time without an acquisition on that primary's slots, after the kill. */
+    const stall = (port: number): number => {
+      const times = [killedAt, ...done.get(port)!.filter((t) => t > killedAt)];
+      let longest = 0;
+      for (let i = 1; i < times.length; i++) longest = Math.max(longest, times[i]! - times[i - 1]!);
+      return longest;
+    };
+    const bystanderStalls = bystanders.map((b) => stall(b.port));
+    console.log(
+      `[cluster full coverage] primary killed at 0 ms${promoted ? '' : ' (forced TAKEOVER)'}; a bystander primary reported cluster_state:fail ` +
+        `${failFrom === undefined ? 'never' : `from ${(failFrom - killedAt).toFixed(0)} to ${((failTo ?? Number.NaN) - killedAt).toFixed(0)} ms`}; ` +
+        `the longest wait for a lock on the bystanders' slots: ${bystanderStalls.map((m) => m.toFixed(0)).join(', ')} ms; ` +
+        `on the dead primary's slots: ${stall(victim.port).toFixed(0)} ms`,
+    );
+    // Every prober made progress again after the failover.
+    for (const { port } of names) expect(done.get(port)!.some((t) => t > killedAt), `locks on ${port} after the failover`).toBe(true);
+    // The bystanders' slots stalled too, while the cluster said fail: their locks waited far longer than a round trip.
+    expect(failFrom, 'the cluster went to fail').toBeDefined();
+    expect(Math.min(...bystanderStalls)).toBeGreaterThan(300);
+  }, 60_000);
+});
+

@@ -1,10 +1,12 @@
 import { Cluster } from 'ioredis';
+import StandaloneConnector from 'ioredis/built/connectors/StandaloneConnector';
 import { describe, expect, it } from 'vitest';
 import { diagnostics } from '../../src/diagnostics';
 import { lock$, LockTimeoutError, RedisLock, ReplicationError, type LockOptions } from '../../src/index';
+import { ClusterSubscriber } from '../../src/redis/cluster-subscriber';
 import { expectQuiescent } from '../support/quiescence';
 import { startRedisCluster, type RedisClusterHandle } from '../support/redis-cluster';
-import { channelOf, clientList, namesOn, ownerIn, percentile, stateKey, subscribeLock, waitFor, within, type Holding, useTopology } from './topology';
+import { channelOf, clientList, namesOn, ownerIn, percentile, sleep, stateKey, subscribeLock, waitFor, within, type Holding, useTopology } from './topology';
 
 /**
  * yadl on a real Redis Cluster (3 primaries, 3 replicas, one per file):
@@ -224,5 +226,51 @@ describe('yadl on Redis Cluster', () => {
     expect(await cluster.command(owner.port, 'EXISTS', key)).toBe(0);
     const after = hold('acked', { redis, prefix: p, timeout: 0 });
     await within(after.acquired, 2_000, 'free after ReplicationError');
+  });
+
+  it('a channel listened to before the cluster told its slots waits for them, then is subscribed on the owner (never a guessed node)', async () => {
+    // Connections anywhere but this cluster's nodes (127.0.0.1:6379 was the old guess) are refused
+    // here, before a socket is opened: a server the test did not start is never touched.
+    const ours = new Set(cluster.nodes.map((n) => n.port));
+    const elsewhere: number[] = [];
+    class OnlyOurNodes extends StandaloneConnector {
+      constructor(options: unknown) {
+        super(options as ConstructorParameters<typeof StandaloneConnector>[0]);
+      }
+
+      override connect(...args: Parameters<StandaloneConnector['connect']>): ReturnType<StandaloneConnector['connect']> {
+        const port = Number(this.options.port ?? 6379);
+        if (ours.has(port)) return super.connect(...args);
+        elsewhere.push(port);
+        return Promise.reject(new Error(`the test refused a connection to port ${port}`));
+      }
+    }
+    const lazy = new Cluster(cluster.seeds, { lazyConnect: true, redisOptions: { Connector: OnlyOurNodes } });
+    lazy.on('error', () => undefined);
+    clients.push(lazy);
+    const p = prefix();
+    const channel = channelOf(p, 'early');
+    const subscriber = new ClusterSubscriber(lazy);
+    const messages: string[] = [];
+    try {
+      const listening = subscriber.listen(channel, {
+        message: (event) => messages.push(event),
+        resubscribed: () => undefined,
+        connectionLost: () => undefined,
+      });
+      await sleep(300);
+      expect(elsewhere, 'connections attempted outside the cluster').toEqual([]);
+      expect(await lazy.ping()).toBe('PONG'); // the cluster connects and learns its slots
+      expect(await within(listening.ready, 5_000, 'subscribed once the slots are known')).toBe(true);
+      const owner = await cluster.ownerOf(stateKey(p, 'early'));
+      expect(await cluster.command(owner.port, 'PUBSUB', 'NUMSUB', channel)).toEqual([channel, 1]);
+      await cluster.command(owner.port, 'PUBLISH', channel, 'release');
+      await waitFor(() => messages.length > 0, 2_000, 'the event from the owner');
+      expect(messages).toEqual(['release']);
+      expect(elsewhere, 'connections attempted outside the cluster').toEqual([]);
+      listening.close();
+    } finally {
+      subscriber.close();
+    }
   });
 });

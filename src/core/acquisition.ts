@@ -232,7 +232,16 @@ export class Acquisition implements QueuedWaiter, LeaseHolder {
     const { connection, target } = this;
     const { replicas, replicaTimeout, name } = this.settings;
     const acknowledged = await this.work
-      .send(() => connection.replicated(target.slotKey, replicas, replicaTimeout))
+      .send(() =>
+        connection.replicated({
+          name,
+          slotKey: target.slotKey,
+          confirm: (client, asking) => target.confirm(client, this.token, asking),
+          replicas,
+          timeout: replicaTimeout,
+          redisTimeout: this.settings.redisTimeout,
+        }),
+      )
       .catch(() => -1);
     if (this.state === 'closed') {
       void this.release().catch(ignore);

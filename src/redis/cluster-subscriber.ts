@@ -17,8 +17,11 @@ export const SLOTS_REFRESH_MS = 1_000;
 interface Route {
   readonly name: string;
   readonly listener: ChannelListener;
-  node: string;
-  inner: Listening;
+  /** `host:port` of the primary it is subscribed on; undefined until the slots are known. */
+  node: string | undefined;
+  inner: Listening | undefined;
+  /** Settles the listener's `ready` with the first subscription's. */
+  readonly routed: (ready: Promise<boolean> | boolean) => void;
 }
 
 /**
@@ -35,21 +38,28 @@ export class ClusterSubscriber implements NotificationSource {
 
   constructor(private readonly cluster: Cluster) {
     cluster.on('refresh', this.reroute);
+    cluster.on('ready', this.reroute);
   }
 
   listen(name: string, listener: ChannelListener): Listening {
-    const node = this.nodeFor(name);
-    const route: Route = { name, listener, node, inner: this.node(node).listen(name, listener) };
+    let routed!: (ready: Promise<boolean> | boolean) => void;
+    const ready = new Promise<boolean>((resolve) => (routed = resolve));
+    const route: Route = { name, listener, node: undefined, inner: undefined, routed };
     this.routes.add(route);
+    // Until the cluster has told who owns the slot, the channel waits unsubscribed
+    // ('refresh' and 'ready' route it): any node but the owner would never publish its events.
+    const owner = this.ownerOf(name);
+    if (owner !== undefined) this.move(route, owner);
     this.refresher ??= setInterval(() => this.refresh(), SLOTS_REFRESH_MS);
     let closed = false;
     return {
-      ready: route.inner.ready,
+      ready,
       close: () => {
         if (closed) return;
         closed = true;
         this.routes.delete(route);
-        route.inner.close();
+        route.inner?.close();
+        route.routed(false);
         if (this.routes.size === 0) this.stopRefreshing();
       },
     };
@@ -58,6 +68,8 @@ export class ClusterSubscriber implements NotificationSource {
   close(): void {
     this.stopRefreshing();
     this.cluster.off('refresh', this.reroute);
+    this.cluster.off('ready', this.reroute);
+    for (const route of this.routes) route.routed(false);
     for (const node of this.nodes.values()) node.close();
     this.nodes.clear();
     this.routes.clear();
@@ -74,27 +86,31 @@ export class ClusterSubscriber implements NotificationSource {
 
   private readonly reroute = (): void => {
     for (const route of this.routes) {
-      const node = this.nodeFor(route.name);
-      if (node === route.node) continue;
-      const previous = route.inner;
-      route.node = node;
-      route.inner = this.node(node).listen(route.name, route.listener);
-      previous.close();
-      const { inner, listener } = route;
-      void inner.ready.then((ok) => {
-        if (ok && route.inner === inner && this.routes.has(route)) listener.resubscribed();
-      });
+      const owner = this.ownerOf(route.name);
+      if (owner !== undefined && owner !== route.node) this.move(route, owner);
     }
   };
 
-  /** `host:port` of the primary owning the slot of the channel's key (any node until slots are known). */
-  private nodeFor(channel: string): string {
+  /** Subscribes the route on `node`; a route that moves tells its listener to retry. */
+  private move(route: Route, node: string): void {
+    const previous = route.inner;
+    route.node = node;
+    const inner = this.node(node).listen(route.name, route.listener);
+    route.inner = inner;
+    if (previous === undefined) {
+      route.routed(inner.ready);
+      return;
+    }
+    previous.close();
+    void inner.ready.then((ok) => {
+      if (ok && route.inner === inner && this.routes.has(route)) route.listener.resubscribed();
+    });
+  }
+
+  /** `host:port` of the primary owning the slot of the channel's key, if the cluster has said. */
+  private ownerOf(channel: string): string | undefined {
     const key = channel.replace(KEYSPACE_CHANNEL, '');
-    const owner = this.cluster.slots[calculateSlot(key)]?.[0];
-    if (owner !== undefined) return owner;
-    // Slots are known once the cluster answered a command, which every waiter's first attempt did.
-    const any = this.cluster.nodes('master')[0]?.options;
-    return `${any?.host ?? '127.0.0.1'}:${any?.port ?? 6379}`;
+    return this.cluster.slots[calculateSlot(key)]?.[0];
   }
 
   private node(address: string): Subscriber {

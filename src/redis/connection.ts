@@ -1,10 +1,10 @@
 import { Cluster, Redis, type ClusterNode, type ClusterOptions, type RedisOptions } from 'ioredis';
-import calculateSlot from 'cluster-key-slot';
 import { diagnostics } from '../diagnostics';
 import { ClusterSubscriber } from './cluster-subscriber';
 import { CommandWatch } from './command-watch';
 import { enableKeyspaceEvents } from './keyspace-events';
 import { redact } from './redact';
+import { Replication, type ReplicationRequest } from './replication';
 import { setSocketRef } from './socket-ref';
 import { Subscriber, type NotificationSource } from './subscriber';
 
@@ -40,6 +40,7 @@ export class Connection {
   /** Deadlines (redisTimeout) of the commands sent through this connection. */
   readonly deadlines = new CommandWatch();
   private notifications: NotificationSource | undefined;
+  private replication: Replication | undefined;
   private users = 0;
   private idleTimer: NodeJS.Timeout | undefined;
 
@@ -105,19 +106,24 @@ export class Connection {
   }
 
   /**
-   * Redis WAIT on the connection that carried the lock's last write (on a
-   * cluster, the primary owning its slot): how many replicas have it.
+   * With `replicas`, after the acquisition script took the hold: confirms
+   * that `request.token` still holds it and waits (Redis WAIT, at most
+   * `request.timeout` ms) until `request.replicas` replicas have it.
+   * Resolves how many acknowledged, or -1 when the token no longer holds the
+   * lock. Rejects with RedisUnavailableError after `request.redisTimeout` of
+   * silence or transient replies, or a LockError for any other error.
+   *
+   * It never runs on the data connection, nor on a client you passed: WAIT
+   * blocks the connection it is sent on, and Redis answers nothing else there
+   * until the replicas confirm or the timeout passes, which held up every
+   * other lock and renewal sharing it. It runs on a few dedicated connections
+   * per node (see Replication), each lent to one acquisition at a time and
+   * closed after IDLE_CLOSE_MS unused. On a cluster it runs on the node that
+   * really has the hold, following MOVED and ASK.
    */
-  async replicated(slotKey: string, replicas: number, timeoutMs: number): Promise<number> {
-    let node: Redis | undefined;
-    if (isCluster(this.client)) {
-      const owner = this.client.slots[calculateSlot(slotKey)]?.[0];
-      node = this.client.nodes('master').find((n) => `${n.options.host}:${n.options.port}` === owner);
-    } else {
-      node = this.client;
-    }
-    if (node === undefined) return 0;
-    return node.wait(replicas, timeoutMs);
+  replicated(request: ReplicationRequest): Promise<number> {
+    this.replication ??= new Replication(this.client, this.keyPrefix, IDLE_CLOSE_MS);
+    return this.replication.confirm(request, this.server);
   }
 
   private setRef(ref: boolean): void {
@@ -132,6 +138,8 @@ export class Connection {
     diagnostics.ownedClients -= 1;
     this.notifications?.close();
     this.notifications = undefined;
+    this.replication?.close();
+    this.replication = undefined;
     this.client.disconnect();
   }
 }
@@ -155,7 +163,7 @@ function isClient(source: RedisSource): source is DataClient {
 }
 
 function ownedConnection(source: string | RedisOptions | ClusterSource): Connection {
-  const key = typeof source === 'string' ? source : JSON.stringify(source);
+  const key = typeof source === 'string' ? source : sourceKey(source);
   let connection = owned.get(key);
   if (connection === undefined) {
     const client = createClient(source);
@@ -167,6 +175,40 @@ function ownedConnection(source: string | RedisOptions | ClusterSource): Connect
     connection = created;
   }
   return connection;
+}
+
+const identities = new WeakMap<object, number>();
+let nextIdentity = 0;
+
+/**
+ * Which options share one connection. JSON.stringify alone drops functions
+ * (retryStrategy, reconnectOnError, a Sentinel's natMap function...), so two
+ * option objects that differ only in those would share one client and one of
+ * them would be silently ignored. Functions and class instances therefore
+ * count by identity; plain objects and arrays by value, keys sorted, so that
+ * equal options written in another order still share.
+ */
+function sourceKey(source: RedisOptions | ClusterSource): string {
+  return JSON.stringify(source, (_key, value: unknown) => {
+    if (typeof value === 'function' || (typeof value === 'object' && value !== null && !byValue(value))) {
+      let id = identities.get(value);
+      if (id === undefined) {
+        id = ++nextIdentity;
+        identities.set(value, id);
+      }
+      return `[${typeof value} #${id}]`;
+    }
+    if (typeof value === 'object' && value !== null && !Array.isArray(value) && !Buffer.isBuffer(value)) {
+      return Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    }
+    return value;
+  });
+}
+
+function byValue(value: object): boolean {
+  if (Array.isArray(value) || Buffer.isBuffer(value)) return true;
+  const prototype = Object.getPrototypeOf(value) as unknown;
+  return prototype === Object.prototype || prototype === null;
 }
 
 function createClient(source: string | RedisOptions | ClusterSource): DataClient {

@@ -1,14 +1,6 @@
 import { LockError } from '../errors';
 
 /**
- * Replies that say "not now" rather than anything about the lock: a script
- * running too long (BUSY), a server loading its data set or demoted to a
- * replica, a primary lost or a cluster slot moving, memory full. The command
- * did not run; the same command may succeed a moment later.
- */
-const TRANSIENT_REPLY = /^(BUSY|LOADING|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|OOM|NOREPLICAS)\b/;
-
-/**
  * Whether an error says nothing about the lock, only that Redis could not be
  * reached (closed connection, retries exhausted, no answer): the command may
  * or may not have run. Replies from Redis and yadl's own verdicts are not.
@@ -19,11 +11,27 @@ export function isConnectionProblem(error: unknown): boolean {
 }
 
 /**
- * Whether retrying the same command later makes sense: Redis could not be
- * reached, or it answered with a transient refusal. Anything else is a
- * definite answer.
+ * Replies that say "not now" rather than "no": the server is busy (a slow
+ * script), loading its data, a replica or cut off from its primary, a
+ * cluster without full coverage or in mid-migration, out of memory, or short
+ * of the replicas `min-replicas-to-write` asks for. The same command may
+ * well succeed a moment later. Matched on the whole first word, so BUSYKEY
+ * and BUSYGROUP (real answers) are not among them.
+ */
+const TRANSIENT_REPLY = /^(BUSY|LOADING|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|OOM|NOREPLICAS)(\s|$)/;
+
+/** ioredis' Cluster gives up following MOVED/ASK/TRYAGAIN/CLUSTERDOWN with this (a plain Error). */
+const TOO_MANY_REDIRECTIONS = 'Too many Cluster redirections';
+
+/**
+ * Whether retrying the same command later may succeed: a connection problem
+ * (see isConnectionProblem) or one of Redis' transient replies. Every other
+ * reply (WRONGTYPE, NOSCRIPT, NOPERM, a script's error...) and yadl's own
+ * errors are answers, and retrying will not change them.
  */
 export function isTransient(error: unknown): boolean {
   if (isConnectionProblem(error)) return true;
-  return error instanceof Error && TRANSIENT_REPLY.test(error.message);
+  if (!(error instanceof Error)) return false;
+  if (error.message.startsWith(TOO_MANY_REDIRECTIONS)) return true;
+  return error.name === 'ReplyError' && TRANSIENT_REPLY.test(error.message);
 }

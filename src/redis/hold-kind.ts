@@ -1,3 +1,4 @@
+import type { Redis } from 'ioredis';
 import type { Connection } from './connection';
 
 /**
@@ -47,6 +48,12 @@ export interface HoldTarget {
   inspect(token: string): Promise<InspectReply>;
   /** Frees it from every holder; true when it was held. */
   forceRelease(): Promise<boolean>;
+  /**
+   * For `replicas`: on `client` (a dedicated connection to the node that has
+   * the hold, after ASKING when `asking`), whether `token` still holds, its
+   * hold rewritten unchanged so that WAIT on that connection counts it.
+   */
+  confirm(client: Redis, token: string, asking: boolean): Promise<boolean>;
 }
 
 export type AcquireReply =

@@ -17,13 +17,23 @@ export class LuaScript {
     this.sha = createHash('sha1').update(lua).digest('hex');
   }
 
-  /** Not async: the command is written before this returns, in the caller's turn. */
-  run(client: Redis | Cluster, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+  /**
+   * Not async: the command is written before this returns, in the caller's turn.
+   * `asking`: on a cluster node's own connection, follows an ASK redirection
+   * (ASKING holds for the one command after it, so it precedes each send).
+   */
+  run(client: Redis | Cluster, keys: readonly string[], args: readonly (string | number)[], asking = false): Promise<unknown> {
     if (keys.length !== this.numberOfKeys) {
       return Promise.reject(new Error(`script expects ${this.numberOfKeys} keys, got ${keys.length}`));
     }
+    const ask = (): void => {
+      // Its failure shows in the script's own reply (ASK or MOVED again).
+      if (asking) (client as Redis).asking().catch(() => undefined);
+    };
+    ask();
     return client.evalsha(this.sha, this.numberOfKeys, ...keys, ...args).catch((error: unknown) => {
       if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw redact(error);
+      ask();
       return client.eval(this.lua, this.numberOfKeys, ...keys, ...args).catch((evalError: unknown) => {
         throw redact(evalError);
       });

@@ -25,13 +25,22 @@ export interface Listening {
 }
 
 interface Channel {
+  readonly name: string;
   readonly listeners: Set<ChannelListener>;
   ready: Promise<boolean>;
   linger: NodeJS.Timeout | undefined;
+  /** Redis refused its last SUBSCRIBE: retried while it has listeners. */
+  refused: boolean;
 }
 
 /** How long a channel nobody listens to stays subscribed, so that lock ping-pong does not churn SUBSCRIBE. */
 export const CHANNEL_LINGER_MS = 500;
+
+/** A refused SUBSCRIBE is retried after this long, doubling up to SUBSCRIBE_RETRY_MAX_MS. */
+export const SUBSCRIBE_RETRY_MIN_MS = 50;
+export const SUBSCRIBE_RETRY_MAX_MS = 2_000;
+
+const ignore = (): void => undefined;
 
 /**
  * The one subscriber connection of a Redis server in this process. It
@@ -47,6 +56,15 @@ export class Subscriber implements NotificationSource {
   private listened = 0;
   /** Settles once `prepare` ran on the current connection; subscriptions wait for it. */
   private prepared: Promise<unknown> = Promise.resolve();
+  /**
+   * Settles once the last SUBSCRIBE or UNSUBSCRIBE was handed to the client.
+   * The next one waits for it, so that none overtakes another: an UNSUBSCRIBE
+   * sent while a SUBSCRIBE still waited for `prepared` used to reach Redis
+   * first and leave the channel subscribed with nobody listening.
+   */
+  private sent: Promise<unknown> = Promise.resolve();
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryDelay = SUBSCRIBE_RETRY_MIN_MS;
 
   /**
    * `prepare` runs on the subscriber connection itself, before it subscribes,
@@ -63,12 +81,16 @@ export class Subscriber implements NotificationSource {
     const client = this.ensureClient();
     let channel = this.channels.get(name);
     if (channel === undefined) {
-      channel = { listeners: new Set(), ready: this.subscribe(client, [name]), linger: undefined };
+      channel = { name, listeners: new Set(), ready: Promise.resolve(false), linger: undefined, refused: false };
       this.channels.set(name, channel);
       diagnostics.channels += 1;
-    } else if (channel.linger !== undefined) {
-      clearTimeout(channel.linger);
-      channel.linger = undefined;
+      this.subscribe(client, [channel], false);
+    } else {
+      if (channel.linger !== undefined) {
+        clearTimeout(channel.linger);
+        channel.linger = undefined;
+      }
+      if (channel.refused) this.scheduleRetry();
     }
     if (channel.listeners.size === 0) this.listened += 1;
     channel.listeners.add(listener);
@@ -89,6 +111,7 @@ export class Subscriber implements NotificationSource {
   /** Disconnects now, dropping every channel (used when the connection is closed). */
   close(): void {
     for (const channel of this.channels.values()) clearTimeout(channel.linger);
+    this.stopRetrying();
     diagnostics.channels -= this.channels.size;
     this.channels.clear();
     this.listened = 0;
@@ -107,7 +130,7 @@ export class Subscriber implements NotificationSource {
       if (this.channels.size === 0) {
         this.dropClient();
       } else {
-        client.unsubscribe(name).catch(() => undefined);
+        this.inOrder(client, () => client.unsubscribe(name)).catch(ignore);
       }
     }, CHANNEL_LINGER_MS);
     channel.linger.unref();
@@ -122,7 +145,7 @@ export class Subscriber implements NotificationSource {
     diagnostics.ownedClients += 1;
     this.client = client;
     this.connectedBefore = false;
-    this.prepared = this.prepare(client).catch(() => undefined);
+    this.prepared = this.prepare(client).catch(ignore);
     client.on('error', () => {
       // Reconnects are ioredis' job; listeners learn through resubscribed().
     });
@@ -148,6 +171,7 @@ export class Subscriber implements NotificationSource {
   }
 
   private dropClient(): void {
+    this.stopRetrying();
     if (this.client === undefined) return;
     this.client.disconnect();
     this.client = undefined;
@@ -155,28 +179,77 @@ export class Subscriber implements NotificationSource {
   }
 
   private resubscribeAll(client: Redis): void {
-    this.prepared = this.prepare(client).catch(() => undefined);
-    const names = [...this.channels.keys()];
-    if (names.length === 0) return;
-    const ready = this.subscribe(client, names);
-    for (const name of names) {
-      const channel = this.channels.get(name);
-      if (channel !== undefined) channel.ready = ready;
-    }
-    void ready.then(() => {
+    this.prepared = this.prepare(client).catch(ignore);
+    const channels = [...this.channels.values()];
+    if (channels.length > 0) this.subscribe(client, channels, true);
+  }
+
+  /**
+   * Subscribes the channels once every SUBSCRIBE or UNSUBSCRIBE asked for
+   * before has been sent. `tell`: their listeners hear `resubscribed()` when
+   * it succeeds (events may have been missed). A refused subscription is
+   * retried while the channel has listeners.
+   */
+  private subscribe(client: Redis, channels: Channel[], tell: boolean): void {
+    const names = channels.map((c) => c.name);
+    const ready = this.inOrder(client, () => client.subscribe(...names)).then(
+      () => true,
+      () => false,
+    );
+    for (const channel of channels) channel.ready = ready;
+    void ready.then((ok) => {
       if (this.client !== client) return;
-      for (const name of names) {
-        for (const listener of this.channels.get(name)?.listeners ?? []) listener.resubscribed();
+      const live = channels.filter((c) => this.channels.get(c.name) === c);
+      for (const channel of live) channel.refused = !ok;
+      if (!ok) {
+        this.scheduleRetry();
+        return;
+      }
+      if (!tell) return;
+      // A retry (or a resubscription) covers every channel refused until then.
+      this.retryDelay = SUBSCRIBE_RETRY_MIN_MS;
+      for (const channel of live) {
+        for (const listener of channel.listeners) listener.resubscribed();
       }
     });
   }
 
-  private subscribe(client: Redis, names: string[]): Promise<boolean> {
-    return this.prepared.then(() =>
-      client.subscribe(...names).then(
-        () => true,
-        () => false,
-      ),
-    );
+  /** Sends a (un)subscription after those asked for before it, and after `prepare`. */
+  private inOrder<T>(client: Redis, send: () => Promise<T>): Promise<T> {
+    let reply: Promise<T> | undefined;
+    const written = this.sent
+      .then(() => this.prepared)
+      .then(() => {
+        if (this.client === client) reply = send();
+      });
+    this.sent = written.catch(ignore);
+    return written.then(() => reply ?? Promise.reject(new Error('the subscriber connection was closed')));
+  }
+
+  /**
+   * A refused SUBSCRIBE (an ACL that did not allow the channel yet, a
+   * connection that gave up retrying) is not retried by ioredis, and the
+   * 'ready' after a reconnect resubscribes only once connected before.
+   */
+  private scheduleRetry(): void {
+    if (this.retryTimer !== undefined || this.client === undefined) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      const client = this.client;
+      const channels = [...this.channels.values()].filter((c) => c.refused && c.listeners.size > 0);
+      if (client === undefined || channels.length === 0) {
+        this.retryDelay = SUBSCRIBE_RETRY_MIN_MS;
+        return;
+      }
+      this.retryDelay = Math.min(this.retryDelay * 2, SUBSCRIBE_RETRY_MAX_MS);
+      this.subscribe(client, channels, true);
+    }, this.retryDelay);
+    this.retryTimer.unref();
+  }
+
+  private stopRetrying(): void {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    this.retryDelay = SUBSCRIBE_RETRY_MIN_MS;
   }
 }

@@ -30,6 +30,7 @@ const scripts = {
   forceRelease: new LuaScript(luaScripts.lock.forceRelease.lua, luaScripts.lock.forceRelease.numberOfKeys),
   inspect: new LuaScript(luaScripts.lock.inspect.lua, luaScripts.lock.inspect.numberOfKeys),
   withdraw: new LuaScript(luaScripts.lock.withdraw.lua, luaScripts.lock.withdraw.numberOfKeys),
+  confirm: new LuaScript(luaScripts.lock.confirm.lua, luaScripts.lock.confirm.numberOfKeys),
 };
 
 function kindFor(scriptMode: 'w' | 'r', line: LockLine): HoldKind {
@@ -126,6 +127,12 @@ export class LockTarget implements HoldTarget {
     const reply = await this.call('forceRelease', [keys.state, keys.fence], [keys.channel, '', FENCE_RETENTION_MS]);
     if (reply === 1 || reply === 0) return reply === 1;
     throw this.unexpected('forceRelease', reply);
+  }
+
+  async confirm(client: Redis, token: string, asking: boolean): Promise<boolean> {
+    const reply = await scripts.confirm.run(client, [this.keys.state], [token, this.scriptMode], asking);
+    if (reply === 1 || reply === 0) return reply === 1;
+    throw this.unexpected('confirm', reply);
   }
 
   private async call(script: keyof typeof scripts, redisKeys: string[], args: (string | number)[]): Promise<unknown> {
