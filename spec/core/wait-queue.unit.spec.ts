@@ -44,16 +44,20 @@ class FakeSource implements NotificationSource {
 /** A waiter that never leaves by itself: only the queue's handling decides whether it is attempted again. */
 class FakeWaiter implements QueuedWaiter {
   readonly attempts: Deferred<AttemptOutcome>[] = [];
+  /** The companions each attempt was asked to keep alive. */
+  readonly companions: (readonly string[])[] = [];
   readonly abandoned: RedisUnavailableError[] = [];
+  ticket: { readonly seq: number; readonly token: string } | undefined;
 
   constructor(
     readonly label: string,
     readonly shared = false,
   ) {}
 
-  attempt(): Promise<AttemptOutcome> {
+  attempt(companions: readonly string[]): Promise<AttemptOutcome> {
     const attempt = deferred<AttemptOutcome>();
     this.attempts.push(attempt);
+    this.companions.push(companions);
     return attempt.promise;
   }
 
