@@ -91,7 +91,11 @@ export class WaitQueue {
     diagnostics.waitQueues += 1;
     this.listening = subscriber.listen(channel, {
       message: (event) => this.onEvent(event),
-      resubscribed: () => this.wake(),
+      // Also after a first SUBSCRIBE that Redis refused and the subscriber retried.
+      resubscribed: () => {
+        this.confirmed = true;
+        this.wake();
+      },
       // Try at once: if Redis itself is gone, the attempt finds out within redisTimeout.
       connectionLost: () => this.wake(),
     });
