@@ -1,6 +1,6 @@
 import type { RedisSource } from '../redis/connection';
 import type { HoldKind } from '../redis/hold-kind';
-import { DEFAULT_HANDOFF_GRACE, lockKind } from '../redis/kinds/lock-kind';
+import { DEFAULT_HANDOFF_GRACE, DEFAULT_LABEL, lockKind } from '../redis/kinds/lock-kind';
 
 export type { RedisSource };
 
@@ -60,6 +60,12 @@ export interface LockOptions {
    * skipped after it. Default 2000.
    */
   handoffGrace?: number;
+  /**
+   * Who holds, for operators: kept beside the hold in Redis and shown by
+   * `query` and `yadl ls` (at most 256 characters). Default `<hostname>:<pid>`.
+   * Never put a secret here: anyone who can read the key can read it.
+   */
+  label?: string;
 }
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379/0';
@@ -92,6 +98,7 @@ export interface LockSettings {
   readonly replicaTimeout: number;
   readonly fair: boolean;
   readonly handoffGrace: number;
+  readonly label: string;
 }
 
 const LOCK_OPTION_NAMES = [
@@ -107,6 +114,7 @@ const LOCK_OPTION_NAMES = [
   'replicaTimeout',
   'fair',
   'handoffGrace',
+  'label',
 ] as const;
 
 /** Validates everything before any Redis I/O, throwing TypeError or RangeError. */
@@ -122,7 +130,7 @@ export function resolveLockOptions(name: unknown, options: unknown): LockSetting
     signal: checkSignal(opts.signal),
     redisTimeout: checkRedisTimeout(opts.redisTimeout),
     ...checkReplication(opts.replicas, opts.replicaTimeout),
-    ...modeAndLine(opts.mode, opts.fair, opts.handoffGrace),
+    ...modeAndLine(opts.mode, opts.fair, opts.handoffGrace, opts.label),
   };
 }
 
@@ -131,13 +139,21 @@ export function modeAndLine(
   mode: unknown,
   fair: unknown,
   handoffGrace: unknown,
-): { mode: HoldMode; fair: boolean; handoffGrace: number; kind: HoldKind } {
-  const line = checkLine(fair, handoffGrace);
+  label: unknown,
+): { mode: HoldMode; fair: boolean; handoffGrace: number; label: string; kind: HoldKind } {
+  const line = checkLine(fair, handoffGrace, label);
   const checked = checkMode(mode);
   return { mode: checked, ...line, kind: lockKind(checked, line) };
 }
 
-export function checkLine(fair: unknown, handoffGrace: unknown): { fair: boolean; handoffGrace: number } {
+/** At most this many characters of label are kept beside a hold. */
+export const MAX_LABEL_LENGTH = 256;
+
+export function checkLine(fair: unknown, handoffGrace: unknown, label: unknown): { fair: boolean; handoffGrace: number; label: string } {
+  if (label !== undefined && typeof label !== 'string') throw new TypeError(`label must be a string, got ${describe(label)}`);
+  if (label !== undefined && label.length > MAX_LABEL_LENGTH) {
+    throw new RangeError(`label must be at most ${MAX_LABEL_LENGTH} characters, got ${label.length}`);
+  }
   if (fair !== undefined && typeof fair !== 'boolean') throw new TypeError(`fair must be a boolean, got ${describe(fair)}`);
   let grace = DEFAULT_HANDOFF_GRACE;
   if (handoffGrace !== undefined) {
@@ -145,7 +161,7 @@ export function checkLine(fair: unknown, handoffGrace: unknown): { fair: boolean
     if (grace < 1) throw new RangeError(`handoffGrace must be at least 1 ms, got ${grace}`);
     checkAtMost(grace, 'handoffGrace');
   }
-  return { fair: fair === true, handoffGrace: grace };
+  return { fair: fair === true, handoffGrace: grace, label: label ?? DEFAULT_LABEL };
 }
 
 export function checkOptionsObject<K extends string>(

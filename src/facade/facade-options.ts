@@ -43,6 +43,8 @@ export interface RedisLockOptions {
   fair?: boolean;
   /** ms a fair waiter has to take a lock handed to it before it is skipped. Default 2000. */
   handoffGrace?: number;
+  /** Who holds, for operators (query, `yadl ls`); at most 256 characters. Default `<hostname>:<pid>`. */
+  label?: string;
 }
 
 export interface AcquireOptions {
@@ -69,6 +71,7 @@ export interface FacadeSettings {
   readonly replicaTimeout: number;
   readonly fair: boolean;
   readonly handoffGrace: number;
+  readonly label: string;
 }
 
 const LOCK_OPTIONS = [
@@ -85,6 +88,7 @@ const LOCK_OPTIONS = [
   'replicaTimeout',
   'fair',
   'handoffGrace',
+  'label',
 ] as const;
 
 export function resolveFacadeOptions(options: unknown): FacadeSettings {
@@ -100,7 +104,7 @@ export function resolveFacadeOptions(options: unknown): FacadeSettings {
     redis: server ? serverUrl(opts.host, opts.port, opts.password, opts.db) : checkRedisSource(opts.redis),
     redisTimeout: checkRedisTimeout(opts.redisTimeout),
     ...checkReplication(opts.replicas, opts.replicaTimeout),
-    ...checkLine(opts.fair, opts.handoffGrace),
+    ...checkLine(opts.fair, opts.handoffGrace, opts.label),
   };
 }
 

@@ -1,6 +1,7 @@
 --- @include "next-fence"
 --- @include "format-reader"
 --- @include "keep-alive"
+--- @include "set-label"
 --[[
   Hands the lock to the head of the fair line (h.tickets, see read-holders)
   if it can hold now: a writer's ticket alone when nothing holds, the run of
@@ -41,6 +42,7 @@ local function grantLine(state, fenceKey, h, nowMs, nowUs, retention, channel)
       h.readers = h.readers + 1
     end
     redis.call('HSET', state, 'g:' .. ticket.token, expiry)
+    setLabel(state, ticket.token, ticket.mode, expiry, nowMs, ticket.label)
     redis.call('HDEL', state, 't:' .. ticket.token)
     h.ticketOf[ticket.token] = nil
     if ticket.grace > longest then longest = ticket.grace end

@@ -16,8 +16,9 @@
     ARGV[7] handoff grace, ms: how long a hold granted to this token by
             another's release waits for its confirmation
     ARGV[8] keyspace channel of the state, where grants are published
-    ARGV[9..] tokens of other waiters of the same process whose tickets this
-            attempt keeps alive (one command for all of them)
+    ARGV[9] the holder's label ('' for none), kept beside the hold
+    ARGV[10..] tokens of other waiters of the same process whose tickets
+            this attempt keeps alive (one command for all of them)
 
   Output:
     {1, fence, leftMs, 0, 0}
@@ -42,10 +43,13 @@
 --- @include "next-fence"
 --- @include "keep-alive"
 --- @include "grant-line"
+--- @include "format-ticket"
+--- @include "set-label"
+--- @include "extend-label"
 local nowMs, nowUs = serverTime()
 local state, fenceKey = KEYS[1], KEYS[2]
 local token, mode, hold, retention, waits = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
-local fair, grace, channel = ARGV[6] == '1', tonumber(ARGV[7]), ARGV[8]
+local fair, grace, channel, label = ARGV[6] == '1', tonumber(ARGV[7]), ARGV[8], ARGV[9]
 
 local h = readHolders(state, nowMs, true)
 
@@ -61,6 +65,7 @@ local function holding(fenceText, expiry)
   else
     redis.call('HSET', state, 'wx', nowMs + hold)
   end
+  if mode == 'r' then extendLabel(state, token, nowMs + hold) end
   keepAlive(state, hold)
   redis.call('PEXPIRE', fenceKey, hold + retention)
   return {1, tonumber(fenceText), hold, 0, 0}
@@ -84,6 +89,7 @@ local function take()
     redis.call('HSET', state, 'w', token, 'wf', fenceText, 'wx', nowMs + hold)
     if not h.only then redis.call('HDEL', state, 'q:' .. token) end
   end
+  setLabel(state, token, mode, nowMs + hold, nowMs, label)
   if h.only then
     redis.call('PEXPIRE', state, hold) -- a new hash: this hold is its only one
   else
@@ -125,11 +131,11 @@ end
 -- A ticket lives three holds of its owner and is kept alive by its owner's
 -- process; an owner that dies loses its place within that.
 local ticketLife = 3 * hold
-for i = 9, #ARGV do
+for i = 10, #ARGV do
   local other = h.ticketOf[ARGV[i]]
   if other ~= nil then
     other.expiry = nowMs + ticketLife
-    redis.call('HSET', state, 't:' .. other.token, other.expiry .. ':' .. other.seq .. ':' .. other.mode .. ':' .. other.grace)
+    redis.call('HSET', state, 't:' .. other.token, formatTicket(other))
   end
 end
 
@@ -141,12 +147,12 @@ if mine == nil then
     local blocker, wait = blockedBy()
     return {0, wait, 0, blocker, 0}
   end
-  mine = { token = token, seq = redis.call('HINCRBY', state, 'ts', 1), mode = mode, grace = grace }
+  mine = { token = token, seq = redis.call('HINCRBY', state, 'ts', 1), mode = mode, grace = grace, label = label }
   h.tickets[#h.tickets + 1] = mine
   h.ticketOf[token] = mine
 end
 mine.expiry = nowMs + ticketLife
-redis.call('HSET', state, 't:' .. token, mine.expiry .. ':' .. mine.seq .. ':' .. mode .. ':' .. grace)
+redis.call('HSET', state, 't:' .. token, formatTicket(mine))
 keepAlive(state, ticketLife)
 
 -- At the head (or in the run of readers at the head): take it if it can hold.

@@ -16,6 +16,7 @@
 --- @include "parse-expiring"
 --- @include "format-reader"
 --- @include "keep-alive"
+--- @include "extend-label"
 local nowMs = serverTime()
 local state, fenceKey = KEYS[1], KEYS[2]
 local token, mode, hold, retention = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -38,6 +39,7 @@ if mode == 'r' then
 else
   redis.call('HSET', state, 'wx', nowMs + hold)
 end
+if mode == 'r' then extendLabel(state, token, nowMs + hold) end
 keepAlive(state, hold)
 redis.call('PEXPIRE', fenceKey, hold + retention)
 return hold
