@@ -1,5 +1,6 @@
 import { diagnostics } from '../diagnostics';
 import { RedisUnavailableError } from '../errors';
+import { debugWake } from '../observability/debug';
 import type { Listening, NotificationSource } from '../redis/subscriber';
 import { timerDelay } from './timers';
 
@@ -72,19 +73,19 @@ export class WaitQueue {
 
   constructor(
     subscriber: NotificationSource,
-    channel: string,
+    private readonly channel: string,
     private readonly onEmpty: (queue: WaitQueue) => void,
   ) {
     diagnostics.waitQueues += 1;
     this.listening = subscriber.listen(channel, {
       message: (event) => this.onEvent(event),
-      resubscribed: () => this.wake(),
+      resubscribed: () => this.wake('resubscribed'),
       // Try at once: if Redis itself is gone, the attempt finds out within redisTimeout.
-      connectionLost: () => this.wake(),
+      connectionLost: () => this.wake('subscriber connection lost'),
     });
     void this.listening.ready.then((ok) => {
       this.confirmed = ok;
-      if (ok) this.wake();
+      if (ok) this.wake('subscribed');
     });
   }
 
@@ -101,7 +102,7 @@ export class WaitQueue {
   join(waiter: QueuedWaiter, marker: QueueMarker | undefined, waitMs: number): void {
     this.waiters.add(waiter);
     this.armDeadline(waitMs);
-    if (this.confirmed && (marker?.queue !== this || marker.wakeups !== this.wakeups)) this.wake();
+    if (this.confirmed && (marker?.queue !== this || marker.wakeups !== this.wakeups)) this.wake('woken during the first attempt');
   }
 
   leave(waiter: QueuedWaiter): void {
@@ -124,7 +125,7 @@ export class WaitQueue {
       () => {
         if (this.ownReleases.get(releaseId) !== 'sent') return;
         this.ownReleases.set(releaseId, 'woken');
-        this.wake();
+        this.wake('own release answered');
       },
       () => this.ownReleases.delete(releaseId),
     );
@@ -135,14 +136,15 @@ export class WaitQueue {
       const id = event.slice(RELEASE_WITH_ID.length);
       const own = this.ownReleases.get(id);
       this.ownReleases.delete(id);
-      if (own !== 'woken') this.wake();
+      if (own !== 'woken') this.wake('release');
     } else if (WAKING_EVENTS.has(event)) {
-      this.wake();
+      this.wake(event);
     }
   }
 
-  private wake(): void {
+  private wake(cause: string): void {
     if (this.disposed) return;
+    debugWake(this.channel, cause);
     this.wakeups += 1;
     if (this.running) {
       this.dirty = true;
@@ -219,7 +221,7 @@ export class WaitQueue {
     this.deadlineAt = at;
     this.deadline = setTimeout(() => {
       this.deadline = undefined;
-      this.wake();
+      this.wake('deadline');
     }, delay);
   }
 

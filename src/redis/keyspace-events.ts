@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { debugSubscriber } from '../observability/debug';
 
 /**
  * K: keyspace channels; x: expired. That is all: yadl's scripts publish the
@@ -19,8 +20,10 @@ export async function enableKeyspaceEvents(client: Redis): Promise<boolean> {
     const current = Array.isArray(reply) && typeof reply[1] === 'string' ? reply[1] : '';
     const merged = mergeFlags(current);
     if (merged !== current) await client.config('SET', 'notify-keyspace-events', merged);
+    debugSubscriber(serverOf(client), `notify-keyspace-events is '${merged}'`);
     return true;
-  } catch {
+  } catch (error) {
+    debugSubscriber(serverOf(client), `CONFIG refused (${error instanceof Error ? error.name : 'error'}): expiries are noticed at deadline retries`);
     return false;
   }
 }
@@ -30,3 +33,8 @@ export function mergeFlags(current: string): string {
   return missing.length === 0 ? current : current + missing.join('');
 }
 
+/** host:port (or the socket path) of a subscriber connection, for debug lines: no credentials. */
+export function serverOf(client: Redis): string {
+  const { host, port, path } = client.options;
+  return path ? `unix:${path}` : `${host ?? '127.0.0.1'}:${port ?? 6379}`;
+}

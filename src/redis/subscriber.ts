@@ -1,5 +1,7 @@
 import type { Redis } from 'ioredis';
 import { diagnostics } from '../diagnostics';
+import { debugSubscriber } from '../observability/debug';
+import { serverOf } from './keyspace-events';
 import { setSocketRef } from './socket-ref';
 
 /** What a channel's listener is told. */
@@ -128,6 +130,7 @@ export class Subscriber implements NotificationSource {
     });
     client.on('close', () => {
       if (this.client !== client) return;
+      debugSubscriber(serverOf(client), 'connection lost');
       this.onConnectionLost();
       for (const channel of this.channels.values()) {
         for (const listener of channel.listeners) listener.connectionLost();
@@ -142,6 +145,7 @@ export class Subscriber implements NotificationSource {
         this.connectedBefore = true;
         return;
       }
+      debugSubscriber(serverOf(client), `reconnected, resubscribing ${this.channels.size} channels`);
       this.resubscribeAll(client);
     });
     return client;
