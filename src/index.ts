@@ -1,6 +1,6 @@
 export { lock$ } from './core/lock';
 export type { Lease } from './core/lease';
-export type { HoldMode, LockMode, LockOptions, RedisSource } from './core/options';
+export type { HoldMode, KeyspaceEvents, LockMode, LockOptions, RedisSource } from './core/options';
 export {
   ACQUIRE_CHANNEL,
   LOST_CHANNEL,

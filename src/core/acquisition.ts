@@ -202,7 +202,7 @@ export class Acquisition implements QueuedWaiter, LeaseHolder {
       return;
     }
     this.state = 'queued';
-    this.queue = waitQueue(connection.subscriber, keys.channel);
+    this.queue = waitQueue(connection.subscriber(this.settings.keyspaceEvents), keys.channel);
     this.queue.join(this, marker, outcome.waitMs);
   }
 

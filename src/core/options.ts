@@ -1,6 +1,7 @@
 import type { RedisSource } from '../redis/connection';
+import { KEYSPACE_EVENTS, type KeyspaceEvents } from '../redis/keyspace-events';
 
-export type { RedisSource };
+export type { KeyspaceEvents, RedisSource };
 
 /**
  * `exclusive` (the default) and `write` are the same lock: one holder.
@@ -46,6 +47,13 @@ export interface LockOptions {
   replicas?: number;
   /** Milliseconds to wait for those acknowledgements; then ReplicationError. Default 1000. */
   replicaTimeout?: number;
+  /**
+   * Whether yadl turns on Redis' expiry notifications for waiters:
+   * `configure` (default: CONFIG SET merges `Kx` into notify-keyspace-events),
+   * `assume` (never runs CONFIG; the server has them on) or `off` (never runs
+   * CONFIG; expiries are noticed at the deadline retry). See README.
+   */
+  keyspaceEvents?: KeyspaceEvents;
 }
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379/0';
@@ -74,6 +82,7 @@ export interface LockSettings {
   readonly redisTimeout: number;
   readonly replicas: number;
   readonly replicaTimeout: number;
+  readonly keyspaceEvents: KeyspaceEvents;
 }
 
 const LOCK_OPTION_NAMES = [
@@ -87,6 +96,7 @@ const LOCK_OPTION_NAMES = [
   'redisTimeout',
   'replicas',
   'replicaTimeout',
+  'keyspaceEvents',
 ] as const;
 
 /** Validates everything before any Redis I/O, throwing TypeError or RangeError. */
@@ -103,6 +113,7 @@ export function resolveLockOptions(name: unknown, options: unknown): LockSetting
     mode: checkMode(opts.mode),
     redisTimeout: checkRedisTimeout(opts.redisTimeout),
     ...checkReplication(opts.replicas, opts.replicaTimeout),
+    keyspaceEvents: checkKeyspaceEvents(opts.keyspaceEvents),
   };
 }
 
@@ -201,6 +212,12 @@ export function checkReplication(replicas: unknown, replicaTimeout: unknown): { 
 export function checkSignal(signal: unknown): AbortSignal | undefined {
   if (signal === undefined || signal instanceof AbortSignal) return signal;
   throw new TypeError(`signal must be an AbortSignal, got ${describe(signal)}`);
+}
+
+export function checkKeyspaceEvents(value: unknown): KeyspaceEvents {
+  if (value === undefined) return 'configure';
+  if ((KEYSPACE_EVENTS as readonly unknown[]).includes(value)) return value as KeyspaceEvents;
+  throw new TypeError(`keyspaceEvents must be 'configure', 'assume' or 'off', got ${describe(value)}`);
 }
 
 function checkMode(mode: unknown): HoldMode {

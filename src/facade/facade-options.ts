@@ -1,4 +1,5 @@
 import {
+  checkKeyspaceEvents,
   checkLease,
   checkOptionsObject,
   checkPrefix,
@@ -9,6 +10,7 @@ import {
   checkTimeout,
   checkTtl,
   describe,
+  type KeyspaceEvents,
   type RedisSource,
 } from '../core/options';
 
@@ -38,6 +40,8 @@ export interface RedisLockOptions {
   replicas?: number;
   /** ms to wait for them; then ReplicationError. Default 1000. */
   replicaTimeout?: number;
+  /** `configure` (default), `assume` or `off`: whether yadl runs CONFIG to turn expiry notifications on (see README). */
+  keyspaceEvents?: KeyspaceEvents;
 }
 
 export interface AcquireOptions {
@@ -62,6 +66,7 @@ export interface FacadeSettings {
   readonly redisTimeout: number;
   readonly replicas: number;
   readonly replicaTimeout: number;
+  readonly keyspaceEvents: KeyspaceEvents;
 }
 
 const LOCK_OPTIONS = [
@@ -76,6 +81,7 @@ const LOCK_OPTIONS = [
   'redisTimeout',
   'replicas',
   'replicaTimeout',
+  'keyspaceEvents',
 ] as const;
 
 export function resolveFacadeOptions(options: unknown): FacadeSettings {
@@ -91,6 +97,7 @@ export function resolveFacadeOptions(options: unknown): FacadeSettings {
     redis: server ? serverUrl(opts.host, opts.port, opts.password, opts.db) : checkRedisSource(opts.redis),
     redisTimeout: checkRedisTimeout(opts.redisTimeout),
     ...checkReplication(opts.replicas, opts.replicaTimeout),
+    keyspaceEvents: checkKeyspaceEvents(opts.keyspaceEvents),
   };
 }
 

@@ -32,6 +32,8 @@ export class ClusterSubscriber implements NotificationSource {
   private readonly nodes = new Map<string, Subscriber>();
   private readonly routes = new Set<Route>();
   private refresher: NodeJS.Timeout | undefined;
+  /** A waiter asked for keyspace events: every node a channel is routed to gets them, until nobody listens. */
+  private keyspaceEvents = false;
 
   constructor(private readonly cluster: Cluster) {
     cluster.on('refresh', this.reroute);
@@ -50,13 +52,22 @@ export class ClusterSubscriber implements NotificationSource {
         closed = true;
         this.routes.delete(route);
         route.inner.close();
-        if (this.routes.size === 0) this.stopRefreshing();
+        if (this.routes.size === 0) {
+          this.stopRefreshing();
+          this.keyspaceEvents = false;
+        }
       },
     };
   }
 
+  requestKeyspaceEvents(): void {
+    this.keyspaceEvents = true;
+    for (const node of this.nodes.values()) node.requestKeyspaceEvents();
+  }
+
   close(): void {
     this.stopRefreshing();
+    this.keyspaceEvents = false;
     this.cluster.off('refresh', this.reroute);
     for (const node of this.nodes.values()) node.close();
     this.nodes.clear();
@@ -106,9 +117,12 @@ export class ClusterSubscriber implements NotificationSource {
         (client) => enableKeyspaceEvents(client),
         // A node that went away: look again at who owns the slots now.
         () => this.refresh(),
+        () => this.cluster.nodes('master').find((n) => `${n.options.host}:${n.options.port}` === address),
       );
       this.nodes.set(address, subscriber);
     }
+    // A node's subscriber forgets the request when its last channel goes; routing to it again renews it.
+    if (this.keyspaceEvents) subscriber.requestKeyspaceEvents();
     return subscriber;
   }
 }

@@ -3,7 +3,7 @@ import calculateSlot from 'cluster-key-slot';
 import { diagnostics } from '../diagnostics';
 import { ClusterSubscriber } from './cluster-subscriber';
 import { CommandWatch } from './command-watch';
-import { enableKeyspaceEvents } from './keyspace-events';
+import { enableKeyspaceEvents, type KeyspaceEvents } from './keyspace-events';
 import type { LockKeys } from './keys';
 import { LockScripts, type WakeChannel } from './lock-scripts';
 import { redact } from './redact';
@@ -100,7 +100,12 @@ export class Connection {
     return this.notifications;
   }
 
-  get subscriber(): NotificationSource {
+  /**
+   * The notification source for a waiter, made on first use. Locks of any
+   * keyspaceEvents setting share it: it runs CONFIG if any waiter that
+   * listens through it asked for 'configure' (see README, "keyspaceEvents").
+   */
+  subscriber(keyspaceEvents: KeyspaceEvents): NotificationSource {
     if (this.notifications === undefined) {
       const client = this.client;
       this.notifications = isCluster(client)
@@ -108,8 +113,11 @@ export class Connection {
         : new Subscriber(
             () => client.duplicate({ autoResubscribe: false, lazyConnect: false, disconnectTimeout: 100 }),
             (subscriber) => enableKeyspaceEvents(subscriber),
+            undefined,
+            () => client,
           );
     }
+    if (keyspaceEvents === 'configure') this.notifications.requestKeyspaceEvents();
     return this.notifications;
   }
 

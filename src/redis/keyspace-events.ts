@@ -2,6 +2,22 @@ import type { Redis } from 'ioredis';
 import { debugSubscriber } from '../observability/debug';
 
 /**
+ * Whether yadl turns expiry notifications on (see README, "keyspaceEvents"):
+ * - `configure`: the subscriber connection merges `Kx` into
+ *   notify-keyspace-events with CONFIG SET, before it subscribes and after
+ *   every reconnect;
+ * - `assume`: never runs CONFIG; the server is trusted to publish expiries;
+ * - `off`: never runs CONFIG, and counts on no expiry event: a lock freed by
+ *   expiry is noticed at the waiters' deadline retry.
+ * Waiters always keep that deadline retry and always wake on release
+ * messages (which yadl's scripts publish themselves), so `assume` and `off`
+ * send Redis the same commands: `off` says what to expect of the server.
+ */
+export type KeyspaceEvents = 'configure' | 'assume' | 'off';
+
+export const KEYSPACE_EVENTS: readonly KeyspaceEvents[] = ['configure', 'assume', 'off'];
+
+/**
  * K: keyspace channels; x: expired. That is all: yadl's scripts publish the
  * wake-up of every release themselves, so generic events (g: every DEL and
  * EXPIRE in the database) stay off and cost other workloads nothing.

@@ -17,6 +17,12 @@ export interface ChannelListener {
 /** What waiters need of a server's (or a cluster's) notifications. */
 export interface NotificationSource {
   listen(name: string, listener: ChannelListener): Listening;
+  /**
+   * A waiter about to listen wants expiry notifications turned on (its
+   * keyspaceEvents is 'configure'): from now on, and at every reconnect,
+   * until nobody listens any more. One such waiter is enough for all.
+   */
+  requestKeyspaceEvents(): void;
   close(): void;
 }
 
@@ -49,16 +55,21 @@ export class Subscriber implements NotificationSource {
   private listened = 0;
   /** Settles once `prepare` ran on the current connection; subscriptions wait for it. */
   private prepared: Promise<unknown> = Promise.resolve();
+  /** A listener asked for keyspace events; forgotten when the connection is dropped (nobody listens). */
+  private keyspaceEvents = false;
 
   /**
    * `prepare` runs on the subscriber connection itself, before it subscribes,
-   * at every (re)connect: the place to turn keyspace events on for exactly
-   * the server that will send them (a new primary after a failover too).
+   * at every (re)connect once a listener asked for keyspace events: the
+   * place to turn them on for exactly the server that will send them (a new
+   * primary after a failover too).
    */
   constructor(
     private readonly connect: () => Redis,
     private readonly prepare: (client: Redis) => Promise<unknown>,
     private readonly onConnectionLost: () => void = () => undefined,
+    /** A connection to the same server outside subscriber mode (where CONFIG is refused), for a late request. */
+    private readonly commandClient: () => Redis | undefined = () => undefined,
   ) {}
 
   listen(name: string, listener: ChannelListener): Listening {
@@ -86,6 +97,16 @@ export class Subscriber implements NotificationSource {
         if (entry.listeners.size === 0 && this.channels.get(name) === entry) this.scheduleUnsubscribe(name, entry);
       },
     };
+  }
+
+  requestKeyspaceEvents(): void {
+    if (this.keyspaceEvents) return;
+    this.keyspaceEvents = true;
+    if (this.client === undefined) return;
+    // Connected without them, in subscriber mode: turn them on through another connection. Nothing
+    // waits for it: channels already subscribed did without, and the deadline retry covers the gap.
+    const other = this.commandClient();
+    if (other !== undefined) void this.prepare(other).catch(() => undefined);
   }
 
   /** Disconnects now, dropping every channel (used when the connection is closed). */
@@ -124,7 +145,7 @@ export class Subscriber implements NotificationSource {
     diagnostics.ownedClients += 1;
     this.client = client;
     this.connectedBefore = false;
-    this.prepared = this.prepare(client).catch(() => undefined);
+    this.prepared = this.prepareIfAsked(client);
     client.on('error', () => {
       // Reconnects are ioredis' job; listeners learn through resubscribed().
     });
@@ -155,11 +176,16 @@ export class Subscriber implements NotificationSource {
     if (this.client === undefined) return;
     this.client.disconnect();
     this.client = undefined;
+    this.keyspaceEvents = false;
     diagnostics.ownedClients -= 1;
   }
 
+  private prepareIfAsked(client: Redis): Promise<unknown> {
+    return this.keyspaceEvents ? this.prepare(client).catch(() => undefined) : Promise.resolve();
+  }
+
   private resubscribeAll(client: Redis): void {
-    this.prepared = this.prepare(client).catch(() => undefined);
+    this.prepared = this.prepareIfAsked(client);
     const names = [...this.channels.keys()];
     if (names.length === 0) return;
     const ready = this.subscribe(client, names);
