@@ -1,5 +1,5 @@
 import { RedisUnavailableError, type LockLostReason } from '../errors';
-import { debugRenewal, debugTrouble } from '../observability/debug';
+import { debugRenewal, debugTrouble, type DebuggedLock } from '../observability/debug';
 import { isTransient } from '../redis/deadline';
 import type { LockSettings } from './options';
 import { timerDelay } from './timers';
@@ -29,7 +29,8 @@ export class HoldKeeper {
   private stopped = false;
 
   constructor(
-    private readonly settings: Pick<LockSettings, 'ttl' | 'lease' | 'name' | 'prefix' | 'mode'>,
+    /** The lock's name, prefix and mode only name it in NODE_DEBUG lines. */
+    private readonly settings: Pick<LockSettings, 'ttl' | 'lease'> & Partial<DebuggedLock>,
     /** One renewal (holdMs > 0) or check (0): ms left, 0 when the hold is gone. */
     private readonly renewOnce: (holdMs: number) => Promise<number>,
     private readonly lost: (reason: LockLostReason) => void,

@@ -23,10 +23,15 @@ export interface TracedLock {
   readonly name: string;
   readonly prefix: string;
   readonly mode: HoldMode;
-  /** Default 'lock'. */
-  readonly kind?: LockKind;
-  /** Default false. */
+  /** The kind of hold (its `kind` names it); absent: a lock. */
+  readonly kind?: { readonly kind: string };
+  /** Absent: false. */
   readonly fair?: boolean;
+}
+
+/** Kinds name themselves (see TracedLock); these are the names they use. */
+function kindOf(lock: TracedLock): LockKind {
+  return (lock.kind?.kind ?? 'lock') as LockKind;
 }
 
 /** The context of one acquisition on the `yadl:acquire` tracing channel, the same object at every event. */
@@ -37,7 +42,7 @@ export interface AcquireMessage {
   readonly kind: LockKind;
   /** 'write' (exclusive and write locks) or 'read'. */
   readonly mode: HoldMode;
-  /** Whether waiters are served in arrival order across processes (no lock kind does yet). */
+  /** Whether it waits in a fair line (arrival order across processes), as its settings say; false without one. */
   readonly fair: boolean;
   /** On grant: the hold's fencing token. */
   readonly fence?: number;
@@ -82,7 +87,7 @@ export class AcquireContext implements AcquireMessage {
   constructor(lock: TracedLock) {
     this.name = lock.name;
     this.prefix = lock.prefix;
-    this.kind = lock.kind ?? 'lock';
+    this.kind = kindOf(lock);
     this.mode = lock.mode;
     this.fair = lock.fair ?? false;
   }
@@ -164,7 +169,7 @@ export function holdReleased(lock: TracedLock, fence: number, heldSince: number)
     const message: ReleaseMessage = {
       name: lock.name,
       prefix: lock.prefix,
-      kind: lock.kind ?? 'lock',
+      kind: kindOf(lock),
       mode: lock.mode,
       fence,
       heldMs: performance.now() - heldSince,
@@ -180,7 +185,7 @@ export function holdLost(lock: TracedLock, fence: number, reason: LockLostReason
     const message: LostMessage = {
       name: lock.name,
       prefix: lock.prefix,
-      kind: lock.kind ?? 'lock',
+      kind: kindOf(lock),
       mode: lock.mode,
       fence,
       reason,

@@ -1,5 +1,4 @@
 import { debuglog } from 'node:util';
-import type { AcquireReply } from '../redis/lock-scripts';
 
 /**
  * `NODE_DEBUG=yadl` tracing: one line per attempt, wake-up, renewal, loss
@@ -13,6 +12,11 @@ export interface DebuggedLock {
   readonly prefix: string;
   readonly mode: string;
 }
+
+/** What an attempt's reply says, as far as a debug line tells (any kind's acquire reply fits). */
+export type AttemptReply =
+  | { readonly acquired: true; readonly fence: number; readonly leftMs: number }
+  | { readonly acquired: false; readonly waitMs: number; readonly queued: boolean; readonly behindWriter: boolean };
 
 const log = debuglog('yadl');
 
@@ -28,7 +32,7 @@ export function debugLock(lock: DebuggedLock, format: string, ...args: unknown[]
   log(`%s: ${format}`, label(lock), ...args);
 }
 
-export function debugAttempt(lock: DebuggedLock, reply: AcquireReply): void {
+export function debugAttempt(lock: DebuggedLock, reply: AttemptReply): void {
   if (!debugEnabled) return;
   if (reply.acquired) {
     log('%s: attempt acquired, fence %d, %d ms left', label(lock), reply.fence, reply.leftMs);
@@ -39,13 +43,13 @@ export function debugAttempt(lock: DebuggedLock, reply: AcquireReply): void {
 }
 
 /** A command without a definite answer (unreachable, BUSY...): it is retried. */
-export function debugTrouble(lock: DebuggedLock, command: string, error: unknown): void {
+export function debugTrouble(lock: Partial<DebuggedLock>, command: string, error: unknown): void {
   if (!debugEnabled) return;
   log('%s: %s got no definite answer (%s), retrying', label(lock), command, describe(error));
 }
 
 /** A renewal (or, for a fixed ttl, a check) answered: `leftMs` 0 means the hold is gone. */
-export function debugRenewal(lock: DebuggedLock, renewal: boolean, leftMs: number): void {
+export function debugRenewal(lock: Partial<DebuggedLock>, renewal: boolean, leftMs: number): void {
   if (!debugEnabled) return;
   const what = renewal ? 'renewal' : 'check';
   if (leftMs === 0) log('%s: %s found the hold gone', label(lock), what);
@@ -64,8 +68,10 @@ export function debugSubscriber(server: string, what: string): void {
   log('subscriber %s: %s', server, what);
 }
 
-function label(lock: DebuggedLock): string {
-  return `lock '${lock.name}'${lock.prefix === '' ? '' : ` (prefix '${lock.prefix}')`} ${lock.mode}`;
+/** A HoldKeeper made without the lock's name (a unit spec's) still gets a line. */
+function label(lock: Partial<DebuggedLock>): string {
+  const prefix = lock.prefix === undefined || lock.prefix === '' ? '' : ` (prefix '${lock.prefix}')`;
+  return `lock '${lock.name ?? '?'}'${prefix} ${lock.mode ?? '?'}`;
 }
 
 /**

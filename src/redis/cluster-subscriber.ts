@@ -2,7 +2,7 @@ import type { Cluster } from 'ioredis';
 import { Redis } from 'ioredis';
 import calculateSlot from 'cluster-key-slot';
 import { enableKeyspaceEvents } from './keyspace-events';
-import type { ChannelListener, Listening, NotificationSource } from './subscriber';
+import type { ChannelListener, KeyspaceEventsSource, Listening } from './subscriber';
 import { Subscriber } from './subscriber';
 
 const KEYSPACE_CHANNEL = /^__keyspace@\d+__:/;
@@ -28,7 +28,7 @@ interface Route {
  * moves a channel when its slot moves (migration, failover), telling its
  * listeners to retry as after a reconnect.
  */
-export class ClusterSubscriber implements NotificationSource {
+export class ClusterSubscriber implements KeyspaceEventsSource {
   private readonly nodes = new Map<string, Subscriber>();
   private readonly routes = new Set<Route>();
   private refresher: NodeJS.Timeout | undefined;

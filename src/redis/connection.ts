@@ -8,7 +8,7 @@ import type { LockKeys } from './keys';
 import { LockScripts, type WakeChannel } from './lock-scripts';
 import { redact } from './redact';
 import { setSocketRef } from './socket-ref';
-import { Subscriber, type NotificationSource } from './subscriber';
+import { Subscriber, type KeyspaceEventsSource, type NotificationSource } from './subscriber';
 
 /** How long an idle connection that yadl opened itself stays open for the next lock. */
 export const IDLE_CLOSE_MS = 1_000;
@@ -42,7 +42,7 @@ export class Connection {
   lastError: Error | undefined;
   /** Deadlines (redisTimeout) of the commands sent through this connection. */
   readonly deadlines = new CommandWatch();
-  private notifications: NotificationSource | undefined;
+  private notifications: KeyspaceEventsSource | undefined;
   private users = 0;
   private idleTimer: NodeJS.Timeout | undefined;
 

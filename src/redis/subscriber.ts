@@ -17,13 +17,17 @@ export interface ChannelListener {
 /** What waiters need of a server's (or a cluster's) notifications. */
 export interface NotificationSource {
   listen(name: string, listener: ChannelListener): Listening;
+  close(): void;
+}
+
+/** A notification source that can turn keyspace events on for its server(s). */
+export interface KeyspaceEventsSource extends NotificationSource {
   /**
    * A waiter about to listen wants expiry notifications turned on (its
    * keyspaceEvents is 'configure'): from now on, and at every reconnect,
    * until nobody listens any more. One such waiter is enough for all.
    */
   requestKeyspaceEvents(): void;
-  close(): void;
 }
 
 export interface Listening {
@@ -47,7 +51,7 @@ export const CHANNEL_LINGER_MS = 500;
  * counting listeners per channel, and resubscribes by itself after a
  * reconnect so that it can tell each listener when that is done.
  */
-export class Subscriber implements NotificationSource {
+export class Subscriber implements KeyspaceEventsSource {
   private client: Redis | undefined;
   private readonly channels = new Map<string, Channel>();
   private connectedBefore = false;
