@@ -1,7 +1,8 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: ['src/index.ts'],
+  // `yadl/otel` is its own entry, so that only its importers need @opentelemetry/api.
+  entry: { index: 'src/index.ts', otel: 'src/observability/otel.ts' },
   format: ['esm', 'cjs'],
   dts: true,
   clean: true,
@@ -12,5 +13,5 @@ export default defineConfig({
   treeshake: true,
   outDir: 'dist',
   // peer dependencies are never bundled
-  external: ['rxjs', 'ioredis'],
+  external: ['rxjs', 'ioredis', '@opentelemetry/api'],
 });

@@ -5,6 +5,8 @@ import type { Connection } from '../redis/connection';
 import { openConnection } from '../redis/connection';
 import { isConnectionProblem, isTransient } from '../redis/deadline';
 import type { AcquireReply, HoldTarget, ReleaseReply } from '../redis/hold-kind';
+import { acquireFailed, acquireGranted, acquireLeft, acquireStarted, holdLost, holdReleased, type AcquireContext } from '../observability/channels';
+import { debugAttempt, debugTrouble } from '../observability/debug';
 import { HeldLease, type LeaseHolder } from './held-lease';
 import { HoldKeeper } from './hold-keeper';
 import type { Lease } from './lease';
@@ -76,6 +78,11 @@ export class Acquisition implements QueuedWaiter, LeaseHolder {
   private troubleSince: number | undefined;
   /** What that trouble was (a closed connection, a BUSY reply...), for the error that ends the wait. */
   private lastTrouble: unknown;
+  /** This acquisition on the yadl:acquire channel, if anyone listened when it started. */
+  private trace: AcquireContext | undefined;
+  /** For yadl:release and yadl:lost, whoever subscribes while it is held. */
+  private heldFence = 0;
+  private heldSince = 0;
 
   constructor(
     private readonly settings: LockSettings,
@@ -98,6 +105,7 @@ export class Acquisition implements QueuedWaiter, LeaseHolder {
     this.work = new PendingWork(this.connection, redisTimeout, () => this.unavailable());
     signal?.addEventListener('abort', this.onAbort);
     if (timeout > 0) this.timeoutTimer = setTimeout(this.timedOut, timerDelay(timeout));
+    this.trace = acquireStarted(this.settings);
     this.state = 'first-attempt';
     void this.firstAttempt();
   }
@@ -114,12 +122,14 @@ export class Acquisition implements QueuedWaiter, LeaseHolder {
       return;
     }
     this.state = 'closed';
+    acquireLeft(this.trace);
     clearTimeout(this.timeoutTimer);
     this.keeper?.stop();
     this.settings.signal?.removeEventListener('abort', this.onAbort);
     this.queue?.leave(this);
     this.queue = undefined;
     if (was === 'held') {
+      if (this.lostBy === undefined) holdReleased(this.settings, this.heldFence, this.heldSince);
       this.leaseSignal.released();
       // A ttl that ran out frees the lock by itself; a hold Redis says is gone has nothing to release.
       if (this.lostBy !== 'expired' && this.lostBy !== 'gone') void this.release().catch(ignore);
@@ -140,6 +150,7 @@ export class Acquisition implements QueuedWaiter, LeaseHolder {
     if (this.releasing !== undefined) return this.releasing;
     if (this.state === 'held') {
       this.state = 'released';
+      holdReleased(this.settings, this.heldFence, this.heldSince);
       this.keeper?.stop();
       this.leaseSignal.released();
     }
@@ -155,6 +166,7 @@ export class Acquisition implements QueuedWaiter, LeaseHolder {
   forgo(): void {
     if (this.state !== 'held') return;
     this.state = 'released';
+    holdReleased(this.settings, this.heldFence, this.heldSince);
     this.keeper?.stop();
     this.leaseSignal.released();
     this.releasing = Promise.resolve(1);
@@ -186,7 +198,7 @@ export class Acquisition implements QueuedWaiter, LeaseHolder {
       return;
     }
     this.state = 'queued';
-    this.queue = waitQueue(connection.subscriber, target.channel);
+    this.queue = waitQueue(connection.subscriber(this.settings.keyspaceEvents), target.channel);
     this.queue.join(this, marker, outcome.waitMs);
   }
 
@@ -202,6 +214,7 @@ export class Acquisition implements QueuedWaiter, LeaseHolder {
     } catch (error) {
       return this.unanswered(error, sentAt);
     }
+    debugAttempt(this.settings, reply);
     this.troubleSince = undefined;
     this.lastTrouble = undefined;
     if (this.state === 'closed') {
@@ -272,6 +285,7 @@ export class Acquisition implements QueuedWaiter, LeaseHolder {
     }
     this.troubleSince ??= sentAt;
     if (!(error instanceof RedisUnavailableError)) this.lastTrouble = error;
+    debugTrouble(this.settings, 'attempt', error);
     const troubledFor = performance.now() - this.troubleSince;
     if (this.settings.timeout === 0 || troubledFor >= this.settings.redisTimeout || error instanceof RedisUnavailableError) {
       const unavailable = error instanceof RedisUnavailableError ? error : this.unavailable(troubledFor);
@@ -308,6 +322,9 @@ export class Acquisition implements QueuedWaiter, LeaseHolder {
     const { name, prefix, ttl, mode } = this.settings;
     const { target } = this;
     this.state = 'held';
+    acquireGranted(this.trace, fence);
+    this.heldFence = fence;
+    this.heldSince = performance.now();
     this.marked = false;
     this.ticket = undefined;
     this.mayHold = false;
@@ -327,6 +344,7 @@ export class Acquisition implements QueuedWaiter, LeaseHolder {
   private lose(reason: LockLostReason): void {
     if (this.state !== 'held') return;
     this.lostBy = reason;
+    holdLost(this.settings, this.heldFence, reason, this.heldSince);
     const error = new LockLostError(this.settings.name, reason);
     this.leaseSignal.end(error);
     this.fail(error);
@@ -341,6 +359,7 @@ export class Acquisition implements QueuedWaiter, LeaseHolder {
   private fail(error: unknown): void {
     const was = this.state;
     if (was === 'closed') return;
+    acquireFailed(this.trace, error);
     this.close();
     if (was === 'held' || was === 'released' || !this.work.busy) {
       this.observer.error(error);

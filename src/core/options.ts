@@ -1,8 +1,9 @@
 import type { RedisSource } from '../redis/connection';
 import type { HoldKind } from '../redis/hold-kind';
 import { DEFAULT_HANDOFF_GRACE, DEFAULT_LABEL, lockKind } from '../redis/kinds/lock-kind';
+import { KEYSPACE_EVENTS, type KeyspaceEvents } from '../redis/keyspace-events';
 
-export type { RedisSource };
+export type { KeyspaceEvents, RedisSource };
 
 /**
  * `exclusive` (the default) and `write` are the same lock: one holder.
@@ -66,6 +67,13 @@ export interface LockOptions {
    * Never put a secret here: anyone who can read the key can read it.
    */
   label?: string;
+  /**
+   * Whether yadl turns on Redis' expiry notifications for waiters:
+   * `configure` (default: CONFIG SET merges `Kx` into notify-keyspace-events),
+   * `assume` (never runs CONFIG; the server has them on) or `off` (never runs
+   * CONFIG; expiries are noticed at the deadline retry). See README.
+   */
+  keyspaceEvents?: KeyspaceEvents;
 }
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379/0';
@@ -99,6 +107,7 @@ export interface LockSettings {
   readonly fair: boolean;
   readonly handoffGrace: number;
   readonly label: string;
+  readonly keyspaceEvents: KeyspaceEvents;
 }
 
 const LOCK_OPTION_NAMES = [
@@ -115,6 +124,7 @@ const LOCK_OPTION_NAMES = [
   'fair',
   'handoffGrace',
   'label',
+  'keyspaceEvents',
 ] as const;
 
 /** Validates everything before any Redis I/O, throwing TypeError or RangeError. */
@@ -131,6 +141,7 @@ export function resolveLockOptions(name: unknown, options: unknown): LockSetting
     redisTimeout: checkRedisTimeout(opts.redisTimeout),
     ...checkReplication(opts.replicas, opts.replicaTimeout),
     ...modeAndLine(opts.mode, opts.fair, opts.handoffGrace, opts.label),
+    keyspaceEvents: checkKeyspaceEvents(opts.keyspaceEvents),
   };
 }
 
@@ -259,6 +270,12 @@ export function checkReplication(replicas: unknown, replicaTimeout: unknown): { 
 export function checkSignal(signal: unknown): AbortSignal | undefined {
   if (signal === undefined || signal instanceof AbortSignal) return signal;
   throw new TypeError(`signal must be an AbortSignal, got ${describe(signal)}`);
+}
+
+export function checkKeyspaceEvents(value: unknown): KeyspaceEvents {
+  if (value === undefined) return 'configure';
+  if ((KEYSPACE_EVENTS as readonly unknown[]).includes(value)) return value as KeyspaceEvents;
+  throw new TypeError(`keyspaceEvents must be 'configure', 'assume' or 'off', got ${describe(value)}`);
 }
 
 function checkMode(mode: unknown): HoldMode {

@@ -1,5 +1,6 @@
 import { diagnostics } from '../diagnostics';
 import { RedisUnavailableError } from '../errors';
+import { debugWake } from '../observability/debug';
 import type { Listening, NotificationSource } from '../redis/subscriber';
 import { timerDelay } from './timers';
 
@@ -85,7 +86,7 @@ export class WaitQueue {
 
   constructor(
     subscriber: NotificationSource,
-    channel: string,
+    private readonly channel: string,
     private readonly onEmpty: (queue: WaitQueue) => void,
   ) {
     diagnostics.waitQueues += 1;
@@ -94,14 +95,14 @@ export class WaitQueue {
       // Also after a first SUBSCRIBE that Redis refused and the subscriber retried.
       resubscribed: () => {
         this.confirmed = true;
-        this.wake();
+        this.wake('resubscribed');
       },
       // Try at once: if Redis itself is gone, the attempt finds out within redisTimeout.
-      connectionLost: () => this.wake(),
+      connectionLost: () => this.wake('subscriber connection lost'),
     });
     void this.listening.ready.then((ok) => {
       this.confirmed = ok;
-      if (ok) this.wake();
+      if (ok) this.wake('subscribed');
     });
   }
 
@@ -118,7 +119,7 @@ export class WaitQueue {
   join(waiter: QueuedWaiter, marker: QueueMarker | undefined, waitMs: number): void {
     this.waiters.add(waiter);
     this.armDeadline(waitMs);
-    if (this.confirmed && (marker?.queue !== this || marker.wakeups !== this.wakeups)) this.wake();
+    if (this.confirmed && (marker?.queue !== this || marker.wakeups !== this.wakeups)) this.wake('woken during the first attempt');
   }
 
   leave(waiter: QueuedWaiter): void {
@@ -142,7 +143,7 @@ export class WaitQueue {
       () => {
         if (this.ownReleases.get(releaseId) !== 'sent') return;
         this.ownReleases.set(releaseId, 'woken');
-        this.wake();
+        this.wake('own release answered');
       },
       () => this.ownReleases.delete(releaseId),
     );
@@ -155,9 +156,9 @@ export class WaitQueue {
       const id = event.slice(RELEASE_WITH_ID.length);
       const own = this.ownReleases.get(id);
       this.ownReleases.delete(id);
-      if (own !== 'woken') this.wake();
+      if (own !== 'woken') this.wake('release');
     } else if (WAKING_EVENTS.has(event)) {
-      this.wake();
+      this.wake(event);
     }
   }
 
@@ -182,11 +183,12 @@ export class WaitQueue {
       }
     }
     // A waiter that came before the line existed has no ticket: it learns of the line on its next attempt.
-    if (mine || this.first()?.ticket === undefined) this.wake();
+    if (mine || this.first()?.ticket === undefined) this.wake('grant');
   }
 
-  private wake(): void {
+  private wake(cause: string): void {
     if (this.disposed) return;
+    debugWake(this.channel, cause);
     this.wakeups += 1;
     if (this.running) {
       this.dirty = true;
@@ -274,7 +276,7 @@ export class WaitQueue {
     this.deadlineAt = at;
     this.deadline = setTimeout(() => {
       this.deadline = undefined;
-      this.wake();
+      this.wake('deadline');
     }, delay);
   }
 

@@ -1,4 +1,5 @@
 import {
+  checkKeyspaceEvents,
   checkLease,
   checkOptionsObject,
   checkPrefix,
@@ -10,6 +11,7 @@ import {
   checkTtl,
   checkLine,
   describe,
+  type KeyspaceEvents,
   type RedisSource,
 } from '../core/options';
 
@@ -45,6 +47,8 @@ export interface RedisLockOptions {
   handoffGrace?: number;
   /** Who holds, for operators (query, `yadl ls`); at most 256 characters. Default `<hostname>:<pid>`. */
   label?: string;
+  /** `configure` (default), `assume` or `off`: whether yadl runs CONFIG to turn expiry notifications on (see README). */
+  keyspaceEvents?: KeyspaceEvents;
 }
 
 export interface AcquireOptions {
@@ -72,6 +76,7 @@ export interface FacadeSettings {
   readonly fair: boolean;
   readonly handoffGrace: number;
   readonly label: string;
+  readonly keyspaceEvents: KeyspaceEvents;
 }
 
 const LOCK_OPTIONS = [
@@ -89,6 +94,7 @@ const LOCK_OPTIONS = [
   'fair',
   'handoffGrace',
   'label',
+  'keyspaceEvents',
 ] as const;
 
 export function resolveFacadeOptions(options: unknown): FacadeSettings {
@@ -105,6 +111,7 @@ export function resolveFacadeOptions(options: unknown): FacadeSettings {
     redisTimeout: checkRedisTimeout(opts.redisTimeout),
     ...checkReplication(opts.replicas, opts.replicaTimeout),
     ...checkLine(opts.fair, opts.handoffGrace, opts.label),
+    keyspaceEvents: checkKeyspaceEvents(opts.keyspaceEvents),
   };
 }
 
