@@ -142,6 +142,8 @@ export class WaitQueue {
     answered.then(
       () => {
         if (this.ownReleases.get(releaseId) !== 'sent') return;
+        // A waiter in the fair line hears of its turn by name (a grant): nothing to try here.
+        if (this.first()?.ticket !== undefined) return;
         this.ownReleases.set(releaseId, 'woken');
         this.wake('own release answered');
       },

@@ -202,5 +202,7 @@ if at > run then
   end
 elseif granted > 0 then
   wait = mine.grace -- now at the head, behind a grant its owner may never confirm
+else
+  wait = math.min(wait, hold) -- at the head behind a long hold: keep the place alive meanwhile
 end
 return {0, wait, 1, blocker, mine.seq}
