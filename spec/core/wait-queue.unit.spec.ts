@@ -438,6 +438,141 @@ describe('WaitQueue (fake clock)', () => {
     expect(waitQueue(source, 'chan')).not.toBe(first);
   });
 
+  describe("a fair line's grant ('grant:<seqs>|<next>|<graceMs>')", () => {
+    /** A waiter holding ticket `seq` of the fair line, with the token `t<seq>`. */
+    const ticketed = (label: string, seq: number, shared = false): FakeWaiter => {
+      const waiter = new FakeWaiter(label, shared);
+      waiter.ticket = { seq, token: `t${seq}` };
+      return waiter;
+    };
+
+    it('naming a waiter that is not the local head makes the queue attempt that waiter first, and only it', async () => {
+      const a = ticketed('a', 5);
+      const b = ticketed('b', 7);
+      const { source } = await confirmedWith(a, b);
+      await source.message('grant:7|9|300');
+      expect(b.attempts, 'the grantee confirms its grant').toHaveLength(1);
+      expect(a.attempts).toHaveLength(0);
+      await b.answer(acquired(LONG));
+      expect(a.attempts, 'the lock is held by the grantee now: nothing to try').toHaveLength(0);
+    });
+
+    it('naming a run of readers of this queue attempts each of them, grantees before the local head', async () => {
+      const w = ticketed('w', 2);
+      const r1 = ticketed('r1', 3, true);
+      const r2 = ticketed('r2', 4, true);
+      const { source } = await confirmedWith(w, r1, r2);
+      await source.message('grant:3,4|0|300');
+      expect(w.attempts).toHaveLength(0);
+      expect(r1.attempts).toHaveLength(1);
+      await r1.answer(acquired(LONG));
+      expect(r2.attempts, 'a reader got in: the turn passes to the next grantee').toHaveLength(1);
+      expect(w.attempts).toHaveLength(0);
+    });
+
+    it("naming only another process's tickets makes no attempt, now or later", async () => {
+      const a = ticketed('a', 5);
+      const b = ticketed('b', 7);
+      const { source } = await confirmedWith(a, b);
+      await source.message('grant:3|4|300', 'grant:4|0|300', 'grant:1,2|6|300');
+      await vi.advanceTimersByTimeAsync(5_000);
+      expect(a.attempts.length + b.attempts.length).toBe(0);
+    });
+
+    it('arms a deadline at the grace when a waiter of this queue is next, and attempts the local head then', async () => {
+      const a = ticketed('a', 5);
+      const b = ticketed('b', 6);
+      const { source } = await confirmedWith(a, b);
+      const t0 = performance.now();
+      await source.message('grant:4|6|300');
+      expect(a.attempts.length + b.attempts.length, 'nothing until the grantee had its grace').toBe(0);
+      await at(t0, 300);
+      expect(a.attempts).toHaveLength(0);
+      await at(t0, 301);
+      // The head's attempt hands the lock on if the grantee let it lapse.
+      expect(a.attempts).toHaveLength(1);
+      expect(b.attempts).toHaveLength(0);
+      expect(a.companions[0]).toEqual(['t6']);
+    });
+
+    it('arms no deadline when next is 0 or a seq this queue does not hold', async () => {
+      const a = ticketed('a', 5);
+      const { source } = await confirmedWith(a);
+      await source.message('grant:4|0|300', 'grant:3|4|300', 'grant:3|6|300');
+      await vi.advanceTimersByTimeAsync(10_000);
+      expect(a.attempts).toHaveLength(0);
+    });
+
+    it('a grace deadline does not push back an earlier deadline the queue already has', async () => {
+      const a = ticketed('a', 5);
+      const { source, queue } = await confirmedWith();
+      const t0 = performance.now();
+      queue.join(a, queue.marker(), 100);
+      await source.message('grant:4|5|300');
+      await at(t0, 101);
+      expect(a.attempts).toHaveLength(1);
+    });
+
+    it('a grant that arrives during an attempt is acted on as soon as that attempt is blocked', async () => {
+      const a = ticketed('a', 5);
+      const b = ticketed('b', 6);
+      const { source } = await confirmedWith(a, b);
+      await source.message('release');
+      expect(a.attempts).toHaveLength(1);
+      await source.message('grant:6|0|300');
+      expect(b.attempts, 'one attempt at a time').toHaveLength(0);
+      await a.answer(blocked(LONG));
+      expect(b.attempts).toHaveLength(1);
+    });
+
+    it('a granted waiter that is blocked all the same stays first for the next wake-up', async () => {
+      const a = ticketed('a', 5);
+      const b = ticketed('b', 6);
+      const { source } = await confirmedWith(a, b);
+      await source.message('grant:6|0|300');
+      await b.answer(blocked(LONG));
+      expect(a.attempts).toHaveLength(0);
+      await source.message('release');
+      expect(b.attempts).toHaveLength(2);
+      expect(a.attempts).toHaveLength(0);
+    });
+
+    it('wakes a local head that has no ticket yet (it came before the line): it learns of the line by attempting', async () => {
+      const early = new FakeWaiter('early');
+      const b = ticketed('b', 7);
+      const { source } = await confirmedWith(early, b);
+      await source.message('grant:3|4|300');
+      expect(early.attempts).toHaveLength(1);
+      expect(b.attempts).toHaveLength(0);
+    });
+
+    it("passes the other waiters' ticket tokens as companions: not its own, not those of waiters without a ticket", async () => {
+      const a = ticketed('a', 1);
+      const none = new FakeWaiter('none');
+      const c = ticketed('c', 3);
+      const d = ticketed('d', 4);
+      const { source } = await confirmedWith(a, none, c, d);
+      await source.message('release');
+      expect(a.companions[0]).toEqual(['t3', 't4']);
+      await a.answer(blocked(LONG));
+      await source.message('grant:3|4|300');
+      expect(c.companions[0], "a grantee keeps the others' places too").toEqual(['t1', 't4']);
+    });
+
+    it('caps the companions of one attempt at 1000', async () => {
+      const waiters = Array.from({ length: 1_005 }, (_, i) => ticketed(`w${i}`, i + 1));
+      const { source } = await confirmedWith(...waiters);
+      await source.message('release');
+      const head = waiters[0]!;
+      expect(head.attempts).toHaveLength(1);
+      const companions = head.companions[0]!;
+      expect(companions).toHaveLength(1_000);
+      expect(companions).not.toContain('t1');
+      expect(companions.slice(0, 3), 'in queue order').toEqual(['t2', 't3', 't4']);
+      expect(new Set(companions).size).toBe(1_000);
+    });
+  });
+
   describe('a wait longer than setTimeout can take (waitMs > 2^31-1)', () => {
     it('on joining does not fire early', async () => {
       const { queue } = await confirmedWith();
