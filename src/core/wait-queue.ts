@@ -45,7 +45,7 @@ export interface QueueMarker {
  */
 const WAKING_EVENTS = new Set(['release', 'expired', 'evicted']);
 const RELEASE_WITH_ID = 'release:';
-/** 'grant:<seq>,<seq>...|<next seq>|<graceMs>': a release handed the lock to those tickets (see grant-line.lua). */
+/** 'grant:<seq>,<seq>...|<next seqs>|<graceMs>': a release handed the lock to those tickets (see grant-line.lua). */
 const GRANT = 'grant:';
 /** Places kept alive per attempt, at most: a queue longer than that refreshes the rest as they move up. */
 const MAX_COMPANIONS = 1_000;
@@ -170,9 +170,9 @@ export class WaitQueue {
    * other process sends nothing.
    */
   private onGrant(grant: string): void {
-    const [seqs = '', next = '0', grace = '0'] = grant.split('|');
+    const [seqs = '', next = '', grace = '0'] = grant.split('|');
     const grantedSeqs = new Set(seqs.split(',').map(Number));
-    const nextSeq = Number(next);
+    const nextSeqs = next.split(',').map(Number);
     let mine = false;
     for (const waiter of this.waiters) {
       const seq = waiter.ticket?.seq;
@@ -180,8 +180,10 @@ export class WaitQueue {
       if (grantedSeqs.has(seq)) {
         this.granted.add(waiter);
         mine = true;
-      } else if (seq === nextSeq) {
-        this.armDeadline(Number(grace));
+      } else {
+        // The i-th next in line is due at the head after i graces if everyone before it is gone.
+        const place = nextSeqs.indexOf(seq);
+        if (place >= 0) this.armDeadline((place + 1) * Number(grace));
       }
     }
     // A waiter that came before the line existed has no ticket: it learns of the line on its next attempt.

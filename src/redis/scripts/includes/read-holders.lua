@@ -9,6 +9,9 @@
     t:<token> = '<expiry>:<seq>:<mode>:<graceMs>:<label>'
                                        a ticket in the fair line, mode 'w' or 'r'
     ts = the last ticket number issued
+    nh = '<seq>:<since>'                the ticket expected at the head of a
+                                       free lock from `since` (server ms), once
+                                       the grant ahead of it lapses
     g:<token> = '<expiry>'             a hold granted to a ticket's owner by
                                        another's release, not yet confirmed
     l:<token> = '<expiry>:<since>:<label>'
@@ -86,7 +89,7 @@ local function readHolders(state, nowMs, prune)
           h.ticketOf[ticket.token] = ticket
         end
       end
-    elseif tag ~= nil and tag ~= 'w' and tag ~= 'wf' and tag ~= 'wx' and tag ~= 'wl' and tag ~= 'ts' then
+    elseif tag ~= nil and tag ~= 'w' and tag ~= 'wf' and tag ~= 'wx' and tag ~= 'wl' and tag ~= 'ts' and tag ~= 'nh' then
       -- A newer version's field: not ours to judge, but it keeps the hash alive.
       local expiry = parseExpiring(value)
       if expiry ~= nil and expiry > h.latest and expiry > nowMs then h.latest = expiry end

@@ -139,6 +139,31 @@ for i = 10, #ARGV do
   end
 end
 
+-- Heads that had their turn at a free lock (a grant's grace after the grant
+-- ahead of them lapsed) and let it pass are dead or gone: skip them, one
+-- grace each, counted from when each was due (nh).
+local function skipLapsedHeads()
+  local nh = redis.call('HGET', state, 'nh')
+  if not nh then return end
+  local seq, since = string.match(nh, '^(%d+):(%d+)$')
+  seq, since = tonumber(seq), tonumber(since)
+  local skipped = false
+  while #h.tickets > 0 and not h.writer do
+    local head = h.tickets[1]
+    if head.seq ~= seq or head.token == token or nowMs < since + head.grace then break end
+    if head.mode == 'w' and h.readers > 0 then break end
+    redis.call('HDEL', state, 't:' .. head.token)
+    h.ticketOf[head.token] = nil
+    table.remove(h.tickets, 1)
+    since = since + head.grace
+    seq = h.tickets[1] and h.tickets[1].seq or 0
+    skipped = true
+  end
+  if not skipped then return end
+  if seq == 0 then redis.call('HDEL', state, 'nh') else redis.call('HSET', state, 'nh', seq .. ':' .. string.format('%.0f', since)) end
+end
+skipLapsedHeads()
+
 local mine = h.ticketOf[token]
 if mine == nil and #h.tickets == 0 and canHold() then return take() end
 if mine == nil then
