@@ -22,6 +22,8 @@ export interface WaiterEvent {
   readonly started?: number;
   readonly acquired?: number;
   readonly fence?: number;
+  readonly token?: string;
+  readonly aborting?: number;
   readonly released?: number;
   readonly error?: string;
   readonly errorName?: string;

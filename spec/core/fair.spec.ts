@@ -283,6 +283,41 @@ describe('fair locks across processes', { timeout: 120_000 }, () => {
     await expectNothingLeft(admin);
   });
 
+  describe('an attempt that hands a free lock to readers at the head of the line (found by fair.model.spec.ts)', () => {
+    /** A free lock whose line starts with a reader nobody will confirm: a ttl'd writer ran out, the reader's process was killed. */
+    async function readerAheadOfAFreeLock(setup: Setup): Promise<void> {
+      const { admin, workers, hold } = setup;
+      const holder = hold({ ttl: 600 });
+      await within(holder.acquired, 10_000, 'the holder');
+      await enqueue(admin, workers[0]!, 'R', { api: 'lock$', mode: 'read', fair: true, handoffGrace: 300 });
+      await workers[0]!.kill();
+    }
+
+    it('a writer behind that reader gets the lock once the grant lapses, instead of failing with a LockError', async () => {
+      const setup = await setUp(2);
+      const { admin, workers } = setup;
+      await readerAheadOfAFreeLock(setup);
+      await enqueue(admin, workers[1]!, 'W', { api: 'lock$', mode: 'write', fair: true });
+      // The holder's ttl runs out unannounced; the writer's deadline retry grants the lock to the dead reader.
+      const outcome = await workers[1]!.gaveUp('W', 10_000);
+      expect(outcome.error, 'the writer failed').toBeUndefined();
+      expect(outcome.acquired).toBeDefined();
+      workers[1]!.release('W');
+      await expectNothingLeft(admin);
+    });
+
+    it('a single attempt (RedisLock, blocking: false) answers false, instead of rejecting with a LockError', async () => {
+      const setup = await setUp(2);
+      const { admin, workers } = setup;
+      await readerAheadOfAFreeLock(setup);
+      await lineUntil(admin, KEY, (l) => l.writer === undefined, 5_000, "the holder's ttl run out");
+      workers[1]!.lock('W', NAME, { api: 'RedisLock', fair: true, timeout: 0 });
+      const outcome = await workers[1]!.gaveUp('W');
+      expect(outcome.error, 'the attempt failed').toBeUndefined();
+      expect(outcome.timedOut).toBe(true);
+    });
+  });
+
   describe('a waiter that gives up leaves the line at once', () => {
     const ways: Array<[string, LockOptionsOf, (w: FairWorker) => void]> = [
       ['lock$ times out', { api: 'lock$', timeout: 1_500 }, () => undefined],

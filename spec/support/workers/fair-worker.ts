@@ -8,12 +8,14 @@
  *     subscribes lock$ (api 'lock$') or calls acquire() on a new facade
  *     instance (api 'RedisLock' | 'RedisRLock' | 'RedisReadLock' |
  *     'RedisWriteLock'); answers {id, started: t} at once (the timeout
- *     counts from then), {id, acquired: t, fence} once held, then
+ *     counts from then), {id, acquired: t, fence, token} once held (token:
+ *     lock$ only), then
  *     releases by itself after holdMs if given ({id, released: t});
  *     {id, error, errorName, at: t} if the wait fails, {id, timedOut: true, at: t}
  *     if a facade acquire resolves false.
  *   {cmd:'release', id}  unsubscribes / releases: {id, released: t}
- *   {cmd:'abort', id}    aborts the wait's AbortSignal
+ *   {cmd:'abort', id}    answers {id, aborting: t}, then aborts the AbortSignal
+ *                        (of a wait, or of a hold, which it releases)
  *   {cmd:'exit'}         closes everything and exits
  * Prints {ready: true} once loaded. Times are ms on process.hrtime
  * (CLOCK_MONOTONIC), the same clock in every process on the machine.
@@ -60,8 +62,8 @@ function describeError(id: string, error: unknown): void {
   send({ id, error: String(error), errorName, at: clock() });
 }
 
-function held(command: LockCommand, fence: number | undefined, entry: Entry): void {
-  send({ id: command.id, acquired: clock(), fence });
+function held(command: LockCommand, fence: number | undefined, token: string | undefined, entry: Entry): void {
+  send({ id: command.id, acquired: clock(), fence, ...(token !== undefined ? { token } : {}) });
   if (command.holdMs !== undefined) setTimeout(() => void releaseEntry(command.id, entry), command.holdMs);
 }
 
@@ -95,7 +97,7 @@ function lock(command: LockCommand): void {
       ...line,
       ...hold,
     }).subscribe({
-      next: (lease) => held(command, lease.fence, entry),
+      next: (lease) => held(command, lease.fence, lease.token, entry),
       error: (error: unknown) => describeError(id, error),
     });
     return;
@@ -104,7 +106,7 @@ function lock(command: LockCommand): void {
   const entry: Entry = { abort, released: false, release: () => instance.release() };
   entries.set(id, entry);
   instance.acquire({ signal: abort.signal, ...(timeout !== undefined ? { timeout } : {}) }).then(
-    (ok) => (ok ? held(command, instance.fence, entry) : send({ id, timedOut: true, at: clock() })),
+    (ok) => (ok ? held(command, instance.fence, undefined, entry) : send({ id, timedOut: true, at: clock() })),
     (error: unknown) => describeError(id, error),
   );
 }
@@ -114,7 +116,10 @@ process.on('message', (command: WorkerCommand) => {
   else if (command.cmd === 'release') {
     const entry = entries.get(command.id);
     if (entry !== undefined) void releaseEntry(command.id, entry);
-  } else if (command.cmd === 'abort') entries.get(command.id)?.abort.abort(new Error('aborted by the test'));
+  } else if (command.cmd === 'abort') {
+    send({ id: command.id, aborting: clock() });
+    entries.get(command.id)?.abort.abort(new Error('aborted by the test'));
+  }
   else if (command.cmd === 'exit') {
     void Promise.all([...entries].map(([id, entry]) => releaseEntry(id, entry))).then(async () => {
       await client.quit().catch(() => undefined);
