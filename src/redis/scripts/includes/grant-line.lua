@@ -42,6 +42,7 @@ local function grantLine(state, fenceKey, h, nowMs, nowUs, retention, channel)
     else
       redis.call('HSET', state, 'r:' .. ticket.token, formatReader(expiry, fenceText))
       h.readers = h.readers + 1
+      if h.readerExpiry == nil or expiry < h.readerExpiry then h.readerExpiry = expiry end
     end
     redis.call('HSET', state, 'g:' .. ticket.token, expiry)
     setLabel(state, ticket.token, ticket.mode, expiry, nowMs, ticket.label)

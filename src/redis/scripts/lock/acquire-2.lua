@@ -206,6 +206,7 @@ if atHead and canHold() then
   if mode == 'r' then
     -- The readers in line with it go in too.
     h.readers = h.readers + 1
+    if h.readerExpiry == nil or nowMs + hold < h.readerExpiry then h.readerExpiry = nowMs + hold end
     grantLine(state, fenceKey, h, nowMs, nowUs, retention, channel)
   end
   return taken
