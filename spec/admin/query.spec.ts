@@ -1,12 +1,13 @@
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { lock$, LockError, RedisUnavailableError, query, type HoldInfo, type Lease, type LockOptions } from '../../src/index';
 import { globMatcher, nameOfKey, scanPattern } from '../../src/admin/lock-names';
 import { readLockHash } from '../../src/admin/hold-info';
 import { readLock } from '../../src/admin/query';
 import { lockKeys } from '../../src/redis/keys';
+import { eventually } from '../faults/fault-kit';
 import { getFreePort, startRedisServer, type RedisServerHandle } from '../support/redis-server';
-import { sleep, subscribeLock, useTopology, waitFor, within, type Holding } from '../topology/topology';
+import { subscribeLock, useTopology, within, sleep, type Holding } from '../topology/topology';
 
 /**
  * query() on a redis-server of this file's own: every live hold under a
@@ -17,7 +18,7 @@ let prefixes = 0;
 const { holdings, clients } = useTopology(async () => (server = await startRedisServer()));
 const prefix = (): string => `q${++prefixes}`;
 
-function client(options: ConstructorParameters<typeof Redis>[1] = {}): Redis {
+function client(options: RedisOptions = {}): Redis {
   const c = new Redis(server.url, options);
   clients.push(c);
   return c;
@@ -106,12 +107,12 @@ describe('query', () => {
     expect(holds.map((h) => [h.mode, h.fence, h.waiting])).toEqual([['read', reader.fence, 0]]);
 
     const writer = hold('shared', { prefix: p, lease: 30_000 });
-    await waitFor(async () => (await query({ redis: server.url, prefix: p }))[0]?.waiting === 1, 5_000, 'the writer queued');
+    await eventually(async () => (await query({ redis: server.url, prefix: p }))[0]?.waiting === 1, 5_000, 'the writer queued');
     holds = await query({ redis: server.url, prefix: p });
     expect(holds.map((h) => [h.mode, h.fence, h.waiting])).toEqual([['read', reader.fence, 1]]);
 
     writer.unsubscribe();
-    await waitFor(async () => (await query({ redis: server.url, prefix: p }))[0]?.waiting === 0, 5_000, 'the mark withdrawn');
+    await eventually(async () => (await query({ redis: server.url, prefix: p }))[0]?.waiting === 0, 5_000, 'the mark withdrawn');
   });
 
   it('finds every lock among many keys, with SCAN over several pages', async () => {

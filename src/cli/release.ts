@@ -33,7 +33,7 @@ export async function release(args: ParsedArgs, out: Output): Promise<number> {
   const target = resolveTarget(args, releaseCommand.name);
   const name = lockName(args, releaseCommand.name);
   if (!args.options.has('force')) {
-    throw new UsageError('release frees the lock from whoever holds it: say so with --force', releaseCommand.name);
+    throw new UsageError('release frees the lock from whoever holds it, so it needs --force', releaseCommand.name);
   }
   const confirm = !args.options.has('yes');
   if (confirm && process.stdin.isTTY !== true) {
