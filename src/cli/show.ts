@@ -1,4 +1,4 @@
-import { readLock } from '../admin/query';
+import { readLock, type LockDetails } from '../admin/query';
 import { JSON_OPTION, type CommandSpec, type ParsedArgs } from './args';
 import { lockName } from './lock-name';
 import { describeHold, duration, lockTitle } from './format';
@@ -39,7 +39,7 @@ export async function show(args: ParsedArgs, out: Output): Promise<number> {
         `lock       ${lockTitle(name, target.prefix)}`,
         `held by    ${first === undefined ? 'nobody' : describeHold(first)}`,
         ...others.map((hold) => `           ${describeHold(hold)}`),
-        `waiting    ${lock.waiting} writer${lock.waiting === 1 ? '' : 's'} queued behind the readers (waiters behind a writer leave no trace)`,
+        `waiting    ${waitingLine(lock)}`,
         `listening  ${lock.listeners} process${lock.listeners === 1 ? '' : 'es'} on its channel (waiting or watching)`,
         `key ttl    ${lock.keyTtlMs >= 0 ? duration(lock.keyTtlMs) : 'none'}`,
       ].join('\n'),
@@ -48,4 +48,12 @@ export async function show(args: ParsedArgs, out: Output): Promise<number> {
   } finally {
     await closeClient(client);
   }
+}
+
+/** Redis records only writers waiting for readers (their marks); waiters behind a writer leave no trace. */
+function waitingLine(lock: LockDetails): string {
+  const writers = `${lock.waiting} writer${lock.waiting === 1 ? '' : 's'}`;
+  if (!lock.holds.some((hold) => hold.mode === 'write')) return `${writers} queued behind the readers`;
+  if (lock.waiting === 0) return 'not recorded in Redis while a writer holds it (see listening)';
+  return `${writers} recorded; waiters behind the writer are not`;
 }
