@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { Redis, type RedisOptions } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { lock$, LockError, RedisUnavailableError, query, type HoldInfo, type Lease, type LockOptions } from '../../src/index';
@@ -41,10 +42,14 @@ function expectNoToken(text: string, leases: readonly Lease[]): void {
 }
 
 describe('query', () => {
-  it('lists a writer, each reader, their fences and expiries, and no token', async () => {
+  it('lists a writer, each reader, their fences, labels, since when and expiries, and no token', async () => {
     const p = prefix();
+    const [seconds] = await client().time();
     const writer = await held('orders', { prefix: p, lease: 20_000 });
-    const readers = [await held('report', { prefix: p, mode: 'read' }), await held('report', { prefix: p, mode: 'read', ttl: 60_000 })];
+    const readers = [
+      await held('report', { prefix: p, mode: 'read', label: 'nightly: report, part 1' }),
+      await held('report', { prefix: p, mode: 'read', ttl: 60_000, label: 'ad hoc' }),
+    ];
 
     const holds = await query({ redis: server.url, prefix: p });
     expect(holds.map((h) => [h.name, h.mode, h.fence])).toEqual([
@@ -52,10 +57,12 @@ describe('query', () => {
       ['report', 'read', readers[0]!.fence],
       ['report', 'read', readers[1]!.fence],
     ]);
+    expect(holds.map((h) => h.label)).toEqual([`${hostname()}:${process.pid}`, 'nightly: report, part 1', 'ad hoc']);
     for (const h of holds) {
       expect(h).toMatchObject({ prefix: p, kind: 'lock', waiting: 0 });
-      expect(h.label).toBeUndefined();
-      expect(h.since).toBeUndefined();
+      // By the server's clock, from when the hold was taken.
+      expect(h.since).toBeGreaterThanOrEqual(Number(seconds) * 1000);
+      expect(h.since).toBeLessThan(Number(seconds) * 1000 + 30_000);
     }
     expect(holds[0]!.expiresInMs).toBeGreaterThan(10_000);
     expect(holds[0]!.expiresInMs).toBeLessThanOrEqual(20_000);
@@ -113,6 +120,15 @@ describe('query', () => {
 
     writer.unsubscribe();
     await eventually(async () => (await query({ redis: server.url, prefix: p }))[0]?.waiting === 0, 5_000, 'the mark withdrawn');
+  });
+
+  it('counts the waiters in the fair line', async () => {
+    const p = prefix();
+    const holder = await held('line', { prefix: p });
+    hold('line', { prefix: p, fair: true });
+    hold('line', { prefix: p, fair: true, mode: 'read' });
+    await eventually(async () => (await query({ redis: server.url, prefix: p }))[0]?.waiting === 2, 5_000, 'two tickets');
+    expect((await query({ redis: server.url, prefix: p })).map((h) => [h.fence, h.waiting])).toEqual([[holder.fence, 2]]);
   });
 
   it('finds every lock among many keys, with SCAN over several pages', async () => {
@@ -217,26 +233,37 @@ describe('lock names and the hash, without Redis', () => {
     for (const [glob, name, expected] of cases) expect(globMatcher(glob)(name), `${glob} ~ ${JSON.stringify(name)}`).toBe(expected);
   });
 
-  it('reads the hash in one place: dead holds out, unknown fields ignored, tokens never out', () => {
-    const token = 'ab'.repeat(16);
+  it('reads the hash in one place: labels beside holds, dead holds out, unknown fields ignored, tokens never out', () => {
+    const [a, b, c, d, e, f] = ['ab', 'cd', 'ef', '01', '23', '45'].map((pair) => pair.repeat(16)) as string[];
     const reading = readLockHash(
       'n',
       'p',
       {
-        w: token,
+        w: a!,
         wf: '7',
         wx: '2000',
-        [`r:${'cd'.repeat(16)}`]: '500:3',
-        [`q:${'ef'.repeat(16)}`]: '3000',
-        [`q:${'01'.repeat(16)}`]: '900',
-        'label:future': 'ignored',
+        wl: '900:host:12: with colons',
+        [`r:${b}`]: '500:3',
+        [`l:${b}`]: '500:400:dead reader',
+        [`q:${c}`]: '3000',
+        [`q:${d}`]: '900',
+        [`t:${e}`]: '3000:4:r:2000:a ticket',
+        [`t:${c}`]: '3000:5:w:2000:',
+        [`g:${f}`]: '3000',
+        zz: 'a newer version',
       },
       1_000,
     );
-    expect(reading.waiting).toBe(1);
+    // The mark of c and its ticket are one waiter; d's mark has expired.
+    expect(reading.waiting).toBe(2);
     expect(reading.holds).toEqual<HoldInfo[]>([
-      { name: 'n', prefix: 'p', kind: 'lock', mode: 'write', fence: 7, expiresInMs: 1_000, waiting: 1 },
+      { name: 'n', prefix: 'p', kind: 'lock', mode: 'write', fence: 7, label: 'host:12: with colons', since: 900, expiresInMs: 1_000, waiting: 2 },
     ]);
-    expect(JSON.stringify(reading)).not.toMatch(/[0-9a-f]{32}/);
+    const readers = readLockHash('n', '', { [`r:${b}`]: '5000:3', [`l:${b}`]: '5000:800:reader', [`r:${c}`]: '6000:9' }, 1_000);
+    expect(readers.holds).toEqual<HoldInfo[]>([
+      { name: 'n', prefix: '', kind: 'lock', mode: 'read', fence: 3, label: 'reader', since: 800, expiresInMs: 4_000, waiting: 0 },
+      { name: 'n', prefix: '', kind: 'lock', mode: 'read', fence: 9, expiresInMs: 5_000, waiting: 0 },
+    ]);
+    expect(JSON.stringify([reading, readers])).not.toMatch(/[0-9a-f]{32}/);
   });
 });

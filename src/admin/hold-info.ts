@@ -14,15 +14,16 @@ export interface HoldInfo {
   readonly mode: HoldMode;
   /** The hold's fencing token. */
   readonly fence: number;
-  /** What the holder said it is doing, when it said so. */
+  /** Who holds it, as the holder labelled itself (lock$'s `label`; by default `<hostname>:<pid>`). */
   readonly label?: string;
-  /** When the hold was taken, epoch ms by the Redis server's clock, when Redis records it. */
+  /** When the hold was taken, epoch ms by the Redis server's clock; recorded with the label. */
   readonly since?: number;
   /** Until the hold ends unless renewed, by the Redis server's clock. */
   readonly expiresInMs: number;
   /**
-   * Writers waiting for the readers of this name to leave (their marks in
-   * Redis). A lower bound: waiters blocked by a writer leave no trace in Redis.
+   * Waiters Redis records for this name: writers waiting for its readers to
+   * leave (their marks) and waiters in its fair line (their tickets). A lower
+   * bound: other waiters leave no trace in Redis.
    */
   readonly waiting: number;
 }
@@ -31,7 +32,7 @@ export interface HoldInfo {
 export interface LockReading {
   /** The writer first, then readers by fence. */
   readonly holds: HoldInfo[];
-  /** Live writer marks; see HoldInfo.waiting. */
+  /** Waiters Redis records; see HoldInfo.waiting. */
   readonly waiting: number;
 }
 
@@ -39,17 +40,28 @@ interface Holder {
   readonly mode: HoldMode;
   readonly fence: number;
   readonly expiry: number;
+  label?: string;
+  since?: number;
 }
 
+/** `<expiry>:<fence>` */
 const READER_VALUE = /^(\d+):(\d+)$/;
+/** `<since>:<label>` (the writer's `wl`) or `<expiry>:<since>:<label>` (a reader's `l:<token>`); labels may hold anything. */
+const WRITER_LABEL = /^(\d+):([\s\S]*)$/;
+const READER_LABEL = /^(\d+):(\d+):([\s\S]*)$/;
+/** Values of marks, tickets and anything else that expires start with the expiry. */
+const EXPIRY = /^(\d+)/;
 
 /**
- * The one place that knows the state hash's fields (see acquire-2.lua):
- * `w`/`wf`/`wx` the writer's token, fence and expiry, `r:<token>` =
- * `<expiry>:<fence>` per reader, `q:<token>` = `<expiry>` per waiting writer.
- * Holds whose expiry has passed at `nowMs` (the server's clock) are dead
- * even if their field is still there. Fields it does not know are ignored, so
- * that state stored beside a hold by a newer yadl does not break older readers.
+ * The one place that knows the state hash's fields (the layout is described
+ * in src/redis/scripts/includes/read-holders.lua): `w`/`wf`/`wx` the
+ * writer's token, fence and expiry, `wl` = `<since>:<label>` beside it;
+ * `r:<token>` = `<expiry>:<fence>` per reader, `l:<token>` =
+ * `<expiry>:<since>:<label>` beside it; `q:<token>` = `<expiry>` a writer
+ * waiting for the readers; `t:<token>` = `<expiry>:...` a ticket in the fair
+ * line. Anything whose expiry has passed at `nowMs` (the server's clock) is
+ * dead even if its field is still there. Fields it does not know are
+ * ignored, as the scripts leave a newer version's fields alone.
  */
 export function readLockHash(
   name: string,
@@ -59,24 +71,43 @@ export function readLockHash(
 ): LockReading {
   // Keyed by token only while reading: tokens never leave this function.
   const holders = new Map<string, Holder>();
-  let waiting = 0;
+  const waiters = new Set<string>();
+  const readerLabels = new Map<string, string>();
 
   const writerExpiry = Number(fields.wx);
   const writerFence = Number(fields.wf);
   if (fields.w !== undefined && writerExpiry > nowMs && Number.isSafeInteger(writerFence)) {
-    holders.set(fields.w, { mode: 'write', fence: writerFence, expiry: writerExpiry });
+    const writer: Holder = { mode: 'write', fence: writerFence, expiry: writerExpiry };
+    const label = WRITER_LABEL.exec(fields.wl ?? '');
+    if (label !== null) {
+      writer.since = Number(label[1]);
+      writer.label = label[2];
+    }
+    holders.set(`w:${fields.w}`, writer);
   }
   for (const [field, value] of Object.entries(fields)) {
-    if (field.startsWith('r:')) {
+    const tag = field.slice(0, 2);
+    const token = field.slice(2);
+    if (tag === 'r:') {
       const match = READER_VALUE.exec(value);
-      if (match === null) continue;
-      const expiry = Number(match[1]);
-      if (expiry > nowMs) holders.set(field.slice(2), { mode: 'read', fence: Number(match[2]), expiry });
-    } else if (field.startsWith('q:')) {
-      if (Number(/^\d+/.exec(value)?.[0]) > nowMs) waiting += 1;
+      if (match !== null && Number(match[1]) > nowMs) {
+        holders.set(`r:${token}`, { mode: 'read', fence: Number(match[2]), expiry: Number(match[1]) });
+      }
+    } else if (tag === 'l:') {
+      readerLabels.set(token, value);
+    } else if (tag === 'q:' || tag === 't:') {
+      if (Number(EXPIRY.exec(value)?.[1]) > nowMs) waiters.add(token);
     }
   }
+  for (const [token, value] of readerLabels) {
+    const reader = holders.get(`r:${token}`);
+    const label = READER_LABEL.exec(value);
+    if (reader === undefined || label === null) continue;
+    reader.since = Number(label[2]);
+    reader.label = label[3];
+  }
 
+  const waiting = waiters.size;
   const holds = [...holders.values()]
     .sort((a, b) => (a.mode === b.mode ? a.fence - b.fence : a.mode === 'write' ? -1 : 1))
     .map(
@@ -86,6 +117,8 @@ export function readLockHash(
         kind: 'lock',
         mode: holder.mode,
         fence: holder.fence,
+        ...(holder.label === undefined ? {} : { label: holder.label }),
+        ...(holder.since === undefined ? {} : { since: holder.since }),
         expiresInMs: holder.expiry - nowMs,
         waiting,
       }),
