@@ -46,7 +46,8 @@ describe('yadl arguments', () => {
       [['run', 'x', '--timeout', '-2', ...redis, '--', 'true'], '--timeout must be between -1 and'],
       [['run', 'x', '--lease', '5', ...redis, '--', 'true'], '--lease must be between 30 and'],
       [['run', 'x', '--mode', 'exclusive', ...redis, '--', 'true'], "--mode must be read or write, got 'exclusive'"],
-      [['run', 'x', '--fair', ...redis, '--', 'true'], '--fair is not available yet'],
+      [['run', 'x', '--label', 'l'.repeat(257), ...redis, '--', 'true'], 'label must be at most 256 characters'],
+      [['run', 'x', '--fair=yes', ...redis, '--', 'true'], '--fair takes no value'],
       [['ls', '--', 'x', ...redis], "'yadl ls' takes no command after --"],
       [['ls', '--redis', 'http://127.0.0.1:6379'], '--redis must be a redis:// or rediss:// URL'],
       [['ls', '--redis', 'not a url'], '--redis is not a URL'],
@@ -65,11 +66,11 @@ describe('yadl arguments', () => {
     // The same from the real command line, a few of them; a bad REDIS_URL is named as such.
     const spawned = await Promise.all([
       cli.run(['frobnicate']),
-      cli.run(['run', 'x', '--fair', ...redis, '--', 'true']),
+      cli.run(['run', 'x', '--lease', '5', ...redis, '--', 'true']),
       cli.run(['ls'], { env: { REDIS_URL: 'localhost:6379' } }),
     ]);
     expectUsageError(spawned[0]!, "unknown command 'frobnicate'");
-    expectUsageError(spawned[1]!, '--fair is not available yet');
+    expectUsageError(spawned[1]!, '--lease must be between 30 and');
     expectUsageError(spawned[2]!, /REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL/);
   });
 

@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { hostname } from 'node:os';
 import type { HoldInfo } from '../../src/index';
 import { useCli, useLockServer } from './cli-kit';
 
 const cli = useCli();
 const redis = useLockServer(cli);
+const label = `${hostname()}:${process.pid}`.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 describe('yadl ls', () => {
   it('prints a table of the live holds under a prefix', async () => {
@@ -18,9 +20,9 @@ describe('yadl ls', () => {
     const lines = stdout.trimEnd().split('\n');
     expect(lines[0]).toMatch(/^NAME\s+KIND\s+MODE\s+LABEL\s+FENCE\s+HELD FOR\s+EXPIRES IN$/);
     expect(lines).toHaveLength(4);
-    expect(lines[1]).toMatch(new RegExp(`^orders-42\\s+lock\\s+write\\s+-\\s+${writer.fence}\\s+-\\s+\\d+\\.\\ds$`));
+    expect(lines[1]).toMatch(new RegExp(`^orders-42\\s+lock\\s+write\\s+${label}\\s+${writer.fence}\\s+\\d+\\S*\\s+\\d+\\.\\ds$`));
     for (const [i, reader] of readers.entries()) {
-      expect(lines[2 + i]).toMatch(new RegExp(`^report\\s+lock\\s+read\\s+-\\s+${reader.fence}\\s`));
+      expect(lines[2 + i]).toMatch(new RegExp(`^report\\s+lock\\s+read\\s+${label}\\s+${reader.fence}\\s`));
     }
     expect(stdout).not.toContain('elsewhere');
   });
@@ -38,6 +40,8 @@ describe('yadl ls', () => {
         kind: 'lock',
         mode: 'write',
         fence: lease.fence,
+        label: `${hostname()}:${process.pid}`,
+        since: expect.any(Number) as number,
         expiresInMs: expect.any(Number) as number,
         waiting: 0,
       })),

@@ -112,6 +112,21 @@ describe('yadl run', () => {
     expect(write.code).toBe(75);
   });
 
+  it('labels its hold with --label, and waits in the fair line with --fair', async () => {
+    const p = redis.prefix();
+    const holder = redis.hold('line', { prefix: p });
+    await within(holder.acquired, 10_000, 'held');
+    const yadl = cli.start(['run', 'line', '--fair', '--label', 'nightly report', '--redis', redis.url(), '--prefix', p, '--', ...worker()]);
+    // Its ticket is in the line.
+    await eventually(async () => (await query({ redis: redis.url(), prefix: p }))[0]?.waiting === 1, 20_000, 'yadl in the line');
+    holder.unsubscribe();
+    const fence = Number((await yadl.waitFor(/ready lock=line fence=(\d+)/))[1]);
+    const holds = await query({ redis: redis.url(), prefix: p });
+    expect(holds.map((h) => [h.fence, h.label])).toEqual([[fence, 'nightly report']]);
+    yadl.kill('SIGTERM');
+    expect((await within(yadl.exited, 15_000, 'yadl exited')).code).toBe(3);
+  });
+
   it('leaves the queue on SIGINT while waiting, and exits 130', async () => {
     const p = redis.prefix();
     const holder = await redis.held('busy', { prefix: p });

@@ -3,9 +3,11 @@ import type { LockDetails } from '../../src/admin/query';
 import { eventually } from '../faults/fault-kit';
 import { query } from '../../src/index';
 import { useCli, useLockServer } from './cli-kit';
+import { hostname } from 'node:os';
 
 const cli = useCli();
 const redis = useLockServer(cli);
+const label = `${hostname()}:${process.pid}`.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 describe('yadl show', () => {
   it('shows the holders, the writers waiting for them, the listening processes and the ttl', async () => {
@@ -22,9 +24,9 @@ describe('yadl show', () => {
     expect(code).toBe(0);
     const lines = stdout.trimEnd().split('\n');
     expect(lines[0]).toBe(`lock       'shared' (prefix '${p}')`);
-    expect(lines[1]).toMatch(new RegExp(`^held by    read   fence ${readers[0]!.fence}  expires in \\d+\\.\\ds$`));
+    expect(lines[1]).toMatch(new RegExp(`^held by    read   fence ${readers[0]!.fence}  expires in \\d+\\.\\ds  held for \\d+\\S*  label ${label}$`));
     expect(lines[2]).toMatch(new RegExp(`^           read   fence ${readers[1]!.fence}  expires in `));
-    expect(lines[3]).toMatch(/^waiting {4}1 writer queued behind the readers/);
+    expect(lines[3]).toMatch(/^waiting {4}1 recorded \(writers waiting for readers, tickets in the fair line\)/);
     expect(lines[4]).toBe('listening  1 process on its channel (waiting or watching)');
     expect(lines[5]).toMatch(/^key ttl {4}\d+\.\ds$/);
 

@@ -19,8 +19,8 @@ describe('yadl watch', () => {
     await watch.waitFor(new RegExp(`acquired  write  fence ${lease.fence}  expires in `));
     await watch.waitFor(new RegExp(`now       write  fence ${lease.fence}`));
 
-    // Handed over to a waiter: a release and an acquisition.
-    const second = redis.hold('job', { prefix: p });
+    // Handed over to a waiter in the fair line (the release publishes a grant): a release and an acquisition.
+    const second = redis.hold('job', { prefix: p, fair: true });
     first.unsubscribe();
     const next = await within(second.acquired, 10_000, 'handed over');
     cli.forbid(next.token);

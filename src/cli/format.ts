@@ -37,15 +37,15 @@ export function table(headers: readonly string[], rows: readonly (readonly strin
   return [line(headers), ...rows.map(line)].join('\n');
 }
 
-/** How long a hold has been held, when Redis records since when (by this machine's clock against the server's). */
-export function heldFor(hold: HoldInfo, now = Date.now()): string {
-  return hold.since === undefined ? '-' : duration(now - hold.since);
+/** How long a hold has been held, when Redis records since when; `serverNow` is the server's clock, estimated here. */
+export function heldFor(hold: HoldInfo, serverNow: number): string {
+  return hold.since === undefined ? '-' : duration(serverNow - hold.since);
 }
 
-/** `write fence 1714…  expires in 28.1s  label "…"` */
-export function describeHold(hold: HoldInfo): string {
+/** `write  fence 1714…  expires in 28.1s  held for 3.2s  label host:123` */
+export function describeHold(hold: HoldInfo, serverNow: number): string {
   const parts = [`${hold.mode.padEnd(5)}  fence ${hold.fence}`, `expires in ${duration(hold.expiresInMs)}`];
-  if (hold.since !== undefined) parts.push(`held for ${heldFor(hold)}`);
+  if (hold.since !== undefined) parts.push(`held for ${heldFor(hold, serverNow)}`);
   if (hold.label !== undefined) parts.push(`label ${printable(hold.label)}`);
   return parts.join('  ');
 }

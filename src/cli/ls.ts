@@ -2,6 +2,7 @@ import { query } from '../admin/query';
 import { JSON_OPTION, optionValue, type CommandSpec, type ParsedArgs } from './args';
 import { duration, heldFor, printable, table } from './format';
 import type { Output } from './output';
+import { serverClockOffset } from './server-clock';
 import { closeClient, resolveTarget } from './target';
 
 export const lsCommand: CommandSpec = {
@@ -23,6 +24,7 @@ export async function ls(args: ParsedArgs, out: Output): Promise<number> {
   const client = await target.connect();
   try {
     const holds = await query({ redis: client, prefix: target.prefix, match, redisTimeout: target.redisTimeout });
+    const serverNow = Date.now() + (await serverClockOffset(client, target.redisTimeout));
     if (args.options.has('json')) {
       out.stdout(JSON.stringify(holds, null, 2));
     } else if (holds.length === 0) {
@@ -34,7 +36,7 @@ export async function ls(args: ParsedArgs, out: Output): Promise<number> {
         h.mode,
         h.label === undefined ? '-' : printable(h.label),
         String(h.fence),
-        heldFor(h),
+        heldFor(h, serverNow),
         duration(h.expiresInMs),
       ]);
       out.stdout(table(['NAME', 'KIND', 'MODE', 'LABEL', 'FENCE', 'HELD FOR', 'EXPIRES IN'], rows));

@@ -8,6 +8,7 @@ import { CliError, UsageError } from './errors';
 import { describeHold, lockTitle } from './format';
 import { lockName } from './lock-name';
 import type { Output } from './output';
+import { serverClockOffset } from './server-clock';
 import { closeClient, resolveTarget } from './target';
 
 export const releaseCommand: CommandSpec = {
@@ -15,7 +16,8 @@ export const releaseCommand: CommandSpec = {
   summary: 'free a lock from whoever holds it (--force)',
   usage: 'release NAME --force [--yes] [options]',
   description: [
-    'Frees the lock NAME from every holder in one atomic step and wakes its waiters.',
+    'Frees the lock NAME from every holder in one atomic step and wakes its waiters',
+    '(or, when some wait in its fair line, hands it to the head of the line).',
     'The holders are not told at once: each finds out at its next renewal or check',
     "(LockLostError 'gone'), and may still be working meanwhile; use fencing tokens.",
     'Asks for confirmation on a terminal; --yes skips it. Without a terminal and',
@@ -45,8 +47,9 @@ export async function release(args: ParsedArgs, out: Output): Promise<number> {
     const address = { redis: client, name, prefix: target.prefix, redisTimeout: target.redisTimeout };
     const before = await readLock(address);
     if (before.holds.length === 0) throw new CliError(`lock ${title} is not held`);
+    const serverNow = Date.now() + (await serverClockOffset(client, target.redisTimeout));
     if (confirm) {
-      const holders = before.holds.map((hold) => `\n  ${describeHold(hold)}`).join('');
+      const holders = before.holds.map((hold) => `\n  ${describeHold(hold, serverNow)}`).join('');
       if (!(await ask(`force-release lock ${title}, held by:${holders}\nrelease it? [y/N] `))) {
         throw new CliError(`lock ${title} left as it is`);
       }
@@ -64,7 +67,7 @@ export async function release(args: ParsedArgs, out: Output): Promise<number> {
       out.stdout(JSON.stringify({ name, prefix: target.prefix, released, holds: released ? before.holds : [] }, null, 2));
     } else if (released) {
       out.stdout(`released lock ${title}; its waiters were woken. It was held by:`);
-      for (const hold of before.holds) out.stdout(`  ${describeHold(hold)}`);
+      for (const hold of before.holds) out.stdout(`  ${describeHold(hold, serverNow)}`);
     } else {
       out.stdout(`lock ${title} was already free`);
     }

@@ -18,7 +18,7 @@ export const DEFAULT_KILL_AFTER_MS = 5_000;
 export const runCommand: CommandSpec = {
   name: 'run',
   summary: 'run a command while holding a lock',
-  usage: 'run NAME [--timeout MS] [--lease MS] [--mode read|write] [--kill-after MS] -- CMD [ARGS...]',
+  usage: 'run NAME [--timeout MS] [--lease MS] [--mode read|write] [--fair] [--label TEXT] [--kill-after MS] -- CMD [ARGS...]',
   description: [
     'Acquires the lock NAME, runs CMD with YADL_LOCK (the name) and YADL_FENCE (the',
     "hold's fencing token) in its environment, renews the hold while it runs, and",
@@ -35,7 +35,8 @@ export const runCommand: CommandSpec = {
     { name: 'lease', value: 'MS', help: `the hold's lease, renewed every third of it (default ${DEFAULT_LEASE})` },
     { name: 'mode', value: 'read|write', help: 'write (default): alone; read: shared with other readers' },
     { name: 'kill-after', value: 'MS', help: `after a lost hold, SIGKILL CMD this long after SIGTERM (default ${DEFAULT_KILL_AFTER_MS})` },
-    { name: 'fair', help: 'not available yet: refused' },
+    { name: 'fair', help: "wait in the lock's fair line: served in order across processes" },
+    { name: 'label', value: 'TEXT', help: 'who holds, for ls/show/watch (default <hostname>:<pid> of yadl)' },
   ],
   positionals: { min: 1, max: 1, names: 'the NAME of a lock' },
   takesCommand: true,
@@ -51,9 +52,6 @@ export async function run(args: ParsedArgs, out: Output): Promise<number> {
   const command = runCommand.name;
   const target = resolveTarget(args, command);
   const name = lockName(args, command);
-  if (args.options.has('fair')) {
-    throw new UsageError('--fair is not available yet: waiters in different processes are not served in order', command);
-  }
   const mode = optionValue(args, 'mode') ?? 'write';
   if (mode !== 'read' && mode !== 'write') throw new UsageError(`--mode must be read or write, got '${mode}'`, command);
   const killAfter = msOption(args, 'kill-after', command, DEFAULT_KILL_AFTER_MS);
@@ -63,6 +61,8 @@ export async function run(args: ParsedArgs, out: Output): Promise<number> {
     timeout: msOption(args, 'timeout', command, -1, -1),
     lease: msOption(args, 'lease', command, DEFAULT_LEASE, MIN_LEASE),
     redisTimeout: target.redisTimeout,
+    fair: args.options.has('fair'),
+    ...(optionValue(args, 'label') === undefined ? {} : { label: optionValue(args, 'label') }),
   };
   try {
     resolveLockOptions(name, options);

@@ -4,6 +4,7 @@ import { lockName } from './lock-name';
 import { describeHold, duration, lockTitle } from './format';
 import { CliError } from './errors';
 import type { Output } from './output';
+import { serverClockOffset } from './server-clock';
 import { closeClient, resolveTarget } from './target';
 
 export const showCommand: CommandSpec = {
@@ -33,12 +34,13 @@ export async function show(args: ParsedArgs, out: Output): Promise<number> {
       out.stdout(JSON.stringify(lock, null, 2));
       return 0;
     }
+    const serverNow = Date.now() + (await serverClockOffset(client, target.redisTimeout));
     const [first, ...others] = lock.holds;
     out.stdout(
       [
         `lock       ${lockTitle(name, target.prefix)}`,
-        `held by    ${first === undefined ? 'nobody' : describeHold(first)}`,
-        ...others.map((hold) => `           ${describeHold(hold)}`),
+        `held by    ${first === undefined ? 'nobody' : describeHold(first, serverNow)}`,
+        ...others.map((hold) => `           ${describeHold(hold, serverNow)}`),
         `waiting    ${waitingLine(lock)}`,
         `listening  ${lock.listeners} process${lock.listeners === 1 ? '' : 'es'} on its channel (waiting or watching)`,
         `key ttl    ${lock.keyTtlMs >= 0 ? duration(lock.keyTtlMs) : 'none'}`,
@@ -50,10 +52,7 @@ export async function show(args: ParsedArgs, out: Output): Promise<number> {
   }
 }
 
-/** Redis records only writers waiting for readers (their marks); waiters behind a writer leave no trace. */
+/** Redis records only some waiters: writers waiting for readers (their marks) and the fair line (its tickets). */
 function waitingLine(lock: LockDetails): string {
-  const writers = `${lock.waiting} writer${lock.waiting === 1 ? '' : 's'}`;
-  if (!lock.holds.some((hold) => hold.mode === 'write')) return `${writers} queued behind the readers`;
-  if (lock.waiting === 0) return 'not recorded in Redis while a writer holds it (see listening)';
-  return `${writers} recorded; waiters behind the writer are not`;
+  return `${lock.waiting} recorded (writers waiting for readers, tickets in the fair line); other waiters leave no trace`;
 }

@@ -7,6 +7,7 @@ import { JSON_OPTION, msOption, type CommandSpec, type ParsedArgs } from './args
 import { describeHold, lockTitle, oneLine } from './format';
 import { lockName } from './lock-name';
 import type { Output } from './output';
+import { serverClockOffset } from './server-clock';
 import { closeClient, resolveTarget, type Target } from './target';
 
 export const DEFAULT_INTERVAL_MS = 500;
@@ -39,7 +40,8 @@ export async function watch(args: ParsedArgs, out: Output): Promise<number> {
   let watcher: Watcher | undefined;
   try {
     const first = await readLock({ redis: client, name, prefix: target.prefix, redisTimeout: target.redisTimeout });
-    watcher = new Watcher(target, name, interval, args.options.has('json'), out, () =>
+    const offset = await serverClockOffset(client, target.redisTimeout);
+    watcher = new Watcher(target, name, interval, args.options.has('json'), offset, out, () =>
       readLock({ redis: client, name, prefix: target.prefix, redisTimeout: target.redisTimeout }),
     );
     const channel = lockKeys(target.prefix, name, connection.db, connection.keyPrefix).channel;
@@ -81,6 +83,8 @@ class Watcher {
     private readonly name: string,
     private readonly interval: number,
     private readonly json: boolean,
+    /** The server's clock ahead of ours, for "held for". */
+    private readonly clockOffset: number,
     private readonly out: Output,
     private readonly read: () => Promise<LockDetails>,
   ) {
@@ -98,7 +102,8 @@ class Watcher {
     this.listening = listen({
       message: (event) => {
         if (event === 'expired') this.expired = true;
-        else if (event === 'release' || event.startsWith('release:')) this.released = true;
+        // A release to a fair line publishes the grant instead.
+        else if (event === 'release' || event.startsWith('release:') || event.startsWith('grant:')) this.released = true;
         else return;
         this.readSoon();
       },
@@ -195,7 +200,7 @@ class Watcher {
       this.out.stdout(JSON.stringify({ at: new Date().toISOString(), event: change, hold }));
       return;
     }
-    const details = change === 'acquired' ? describeHold(hold) : `${hold.mode.padEnd(5)}  fence ${hold.fence}`;
+    const details = change === 'acquired' ? describeHold(hold, Date.now() + this.clockOffset) : `${hold.mode.padEnd(5)}  fence ${hold.fence}`;
     this.out.stdout(`${clock()}  ${change.padEnd(8)}  ${details}`);
   }
 
@@ -206,9 +211,9 @@ class Watcher {
     }
     const [first, ...others] = lock.holds;
     const waiting = lock.waiting > 0 ? `  (${lock.waiting} writer${lock.waiting === 1 ? '' : 's'} waiting)` : '';
-    this.out.stdout(`${clock()}  ${'now'.padEnd(8)}  ${first === undefined ? 'free' : describeHold(first)}${others.length === 0 ? waiting : ''}`);
+    this.out.stdout(`${clock()}  ${'now'.padEnd(8)}  ${first === undefined ? 'free' : describeHold(first, Date.now() + this.clockOffset)}${others.length === 0 ? waiting : ''}`);
     for (const [i, hold] of others.entries()) {
-      this.out.stdout(`${' '.repeat(12)}  ${''.padEnd(8)}  ${describeHold(hold)}${i === others.length - 1 ? waiting : ''}`);
+      this.out.stdout(`${' '.repeat(12)}  ${''.padEnd(8)}  ${describeHold(hold, Date.now() + this.clockOffset)}${i === others.length - 1 ? waiting : ''}`);
     }
   }
 
