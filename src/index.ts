@@ -24,3 +24,5 @@ export {
   ReplicationError,
   type LockLostReason,
 } from './errors';
+export { query, type QueryOptions } from './admin/query';
+export type { HoldInfo } from './admin/hold-info';
