@@ -48,6 +48,8 @@ describe('yadl arguments', () => {
       [['run', 'x', '--mode', 'exclusive', ...redis, '--', 'true'], "--mode must be read or write, got 'exclusive'"],
       [['run', 'x', '--label', 'l'.repeat(257), ...redis, '--', 'true'], 'label must be at most 256 characters'],
       [['run', 'x', '--fair=yes', ...redis, '--', 'true'], '--fair takes no value'],
+      [['watch', 'x', '--keyspace-events', 'never', ...redis], "--keyspace-events must be configure, assume or off, got 'never'"],
+      [['watch', 'x', '--interval', '5', ...redis], '--interval must be between 20 and'],
       [['ls', '--', 'x', ...redis], "'yadl ls' takes no command after --"],
       [['ls', '--redis', 'http://127.0.0.1:6379'], '--redis must be a redis:// or rediss:// URL'],
       [['ls', '--redis', 'not a url'], '--redis is not a URL'],

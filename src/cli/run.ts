@@ -9,6 +9,7 @@ import { LockLostError, LockTimeoutError } from '../errors';
 import { msOption, optionValue, type CommandSpec, type ParsedArgs } from './args';
 import { EXIT, UsageError } from './errors';
 import { lockTitle, oneLine } from './format';
+import { KEYSPACE_EVENTS_OPTION, keyspaceEventsOption } from './keyspace-option';
 import { lockName } from './lock-name';
 import type { Output } from './output';
 import { closeClient, resolveTarget } from './target';
@@ -36,6 +37,7 @@ export const runCommand: CommandSpec = {
     { name: 'mode', value: 'read|write', help: 'write (default): alone; read: shared with other readers' },
     { name: 'kill-after', value: 'MS', help: `after a lost hold, SIGKILL CMD this long after SIGTERM (default ${DEFAULT_KILL_AFTER_MS})` },
     { name: 'fair', help: "wait in the lock's fair line: served in order across processes" },
+    KEYSPACE_EVENTS_OPTION,
     { name: 'label', value: 'TEXT', help: 'who holds, for ls/show/watch (default <hostname>:<pid> of yadl)' },
   ],
   positionals: { min: 1, max: 1, names: 'the NAME of a lock' },
@@ -62,6 +64,7 @@ export async function run(args: ParsedArgs, out: Output): Promise<number> {
     lease: msOption(args, 'lease', command, DEFAULT_LEASE, MIN_LEASE),
     redisTimeout: target.redisTimeout,
     fair: args.options.has('fair'),
+    keyspaceEvents: keyspaceEventsOption(args, command),
     ...(optionValue(args, 'label') === undefined ? {} : { label: optionValue(args, 'label') }),
   };
   try {

@@ -5,6 +5,7 @@ import { lockKeys } from '../redis/keys';
 import type { ChannelListener, Listening } from '../redis/subscriber';
 import { JSON_OPTION, msOption, type CommandSpec, type ParsedArgs } from './args';
 import { describeHold, lockTitle, oneLine } from './format';
+import { KEYSPACE_EVENTS_OPTION, keyspaceEventsOption } from './keyspace-option';
 import { lockName } from './lock-name';
 import type { Output } from './output';
 import { serverClockOffset } from './server-clock';
@@ -25,9 +26,15 @@ export const watchCommand: CommandSpec = {
     "and after each, who holds it now. It listens on the lock's keyspace channel, where",
     "releases are published and Redis reports expiries, and reads the lock again on",
     'each message; acquisitions publish nothing, so it also reads every --interval.',
+    "Like a waiting lock, it turns on Redis' expiry events (CONFIG SET) unless told",
+    'otherwise with --keyspace-events.',
     'With --json: one JSON object per line.',
   ].join('\n'),
-  options: [{ name: 'interval', value: 'MS', help: `read the lock at least this often (default ${DEFAULT_INTERVAL_MS})` }, JSON_OPTION],
+  options: [
+    { name: 'interval', value: 'MS', help: `read the lock at least this often (default ${DEFAULT_INTERVAL_MS})` },
+    KEYSPACE_EVENTS_OPTION,
+    JSON_OPTION,
+  ],
   positionals: { min: 1, max: 1, names: 'the NAME of a lock' },
 };
 
@@ -35,6 +42,7 @@ export async function watch(args: ParsedArgs, out: Output): Promise<number> {
   const target = resolveTarget(args, watchCommand.name);
   const name = lockName(args, watchCommand.name);
   const interval = msOption(args, 'interval', watchCommand.name, DEFAULT_INTERVAL_MS, 20);
+  const keyspaceEvents = keyspaceEventsOption(args, watchCommand.name);
   const client = await target.connect();
   const connection = openConnection(client);
   let watcher: Watcher | undefined;
@@ -45,7 +53,7 @@ export async function watch(args: ParsedArgs, out: Output): Promise<number> {
       readLock({ redis: client, name, prefix: target.prefix, redisTimeout: target.redisTimeout }),
     );
     const channel = lockKeys(target.prefix, name, connection.db, connection.keyPrefix).channel;
-    watcher.begin(first, (listener) => connection.subscriber('configure').listen(channel, listener));
+    watcher.begin(first, (listener) => connection.subscriber(keyspaceEvents).listen(channel, listener));
     return await watcher.done;
   } finally {
     watcher?.stop();
