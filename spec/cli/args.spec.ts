@@ -24,7 +24,7 @@ function expectUsageError(result: Omit<CliResult, 'signal'>, message: RegExp | s
   expect(result.code).toBe(2);
 }
 
-describe('yadl arguments', () => {
+describe('yadl arguments', { timeout: 90_000 }, () => {
   it('answers bad arguments with one clear line and exit code 2, before connecting to anything', async () => {
     const port = await getFreePort();
     const redis = ['--redis', `redis://127.0.0.1:${port}/0`];

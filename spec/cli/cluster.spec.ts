@@ -34,7 +34,7 @@ async function held(name: string, options: LockOptions): Promise<Lease> {
 
 const seeds = (): string => cluster.seeds.map((s) => `${s.host}:${s.port}`).join(',');
 
-describe('query and yadl on Redis Cluster', () => {
+describe('query and yadl on Redis Cluster', { timeout: 90_000 }, () => {
   it('finds the holds on every primary, through seeds or a Cluster client', async () => {
     const p = prefix();
     const primaries = await cluster.primaries();

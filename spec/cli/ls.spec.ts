@@ -7,7 +7,7 @@ const cli = useCli();
 const redis = useLockServer(cli);
 const label = `${hostname()}:${process.pid}`.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-describe('yadl ls', () => {
+describe('yadl ls', { timeout: 90_000 }, () => {
   it('prints a table of the live holds under a prefix', async () => {
     const p = redis.prefix();
     const writer = await redis.held('orders-42', { prefix: p });

@@ -6,7 +6,7 @@ import { useCli, useLockServer } from './cli-kit';
 const cli = useCli();
 const redis = useLockServer(cli);
 
-describe('yadl release --force', () => {
+describe('yadl release --force', { timeout: 90_000 }, () => {
   it('frees the lock from its holder and wakes a waiter at once', async () => {
     const p = redis.prefix();
     // A long lease: the waiter's own retry would come at its expiry, 30 s out.

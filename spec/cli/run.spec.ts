@@ -14,7 +14,7 @@ function worker(onTerm: 'exit' | 'ignore' = 'exit'): string[] {
   return ['sh', '-c', `${trap}; echo "ready lock=$YADL_LOCK fence=$YADL_FENCE"; while :; do sleep 0.1; done`];
 }
 
-describe('yadl run', () => {
+describe('yadl run', { timeout: 90_000 }, () => {
   it('runs the command with YADL_LOCK and YADL_FENCE, exits with its code and releases the lock', async () => {
     const p = redis.prefix();
     const { code, stdout, stderr } = await cli.run([

@@ -9,7 +9,7 @@ const cli = useCli();
 const redis = useLockServer(cli);
 const label = `${hostname()}:${process.pid}`.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-describe('yadl show', () => {
+describe('yadl show', { timeout: 90_000 }, () => {
   it('shows the holders, the writers waiting for them, the listening processes and the ttl', async () => {
     const p = redis.prefix();
     const readers = [

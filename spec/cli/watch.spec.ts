@@ -6,7 +6,7 @@ import { useCli, useLockServer } from './cli-kit';
 const cli = useCli();
 const redis = useLockServer(cli);
 
-describe('yadl watch', () => {
+describe('yadl watch', { timeout: 90_000 }, () => {
   it('prints acquisitions and releases as they happen, and who holds the lock now', async () => {
     const p = redis.prefix();
     const watch = cli.start(['watch', 'job', '--redis', redis.url(), '--prefix', p]);
