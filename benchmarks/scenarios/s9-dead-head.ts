@@ -76,6 +76,8 @@ export const deadHead: Scenario = {
     { key: 'graceMs', label: 'handoffGrace', unit: 'ms' },
   ],
   headline: 'p50',
+  /** The grace (hundreds of ms) beside the plain lock's handoff (a few ms). */
+  logChart: true,
   async run(context, contender, rep) {
     const spec = contenderSpec(contender.id);
     const { deadHeadNames, handoffGraceMs } = context.timing;
