@@ -62,7 +62,8 @@ export class Acquisition implements QueuedWaiter, LeaseHolder {
   private work!: PendingWork;
   private queue: WaitQueue | undefined;
   private keeper: HoldKeeper | undefined;
-  private readonly leaseSignal: LeaseSignal;
+  /** The held lease's signal: made at the grant, as waiters (thousands of them) never need one. */
+  private leaseSignal: LeaseSignal | undefined;
   private timeoutTimer: NodeJS.Timeout | undefined;
   /** The one release of this token, owner's or clean-up's; later calls get its answer. */
   private releasing: Promise<ReleaseReply> | undefined;
@@ -89,7 +90,6 @@ export class Acquisition implements QueuedWaiter, LeaseHolder {
     private readonly observer: Observer<Lease>,
   ) {
     this.shared = settings.kind.shared;
-    this.leaseSignal = new LeaseSignal(settings.name);
   }
 
   start(): void {
@@ -102,15 +102,16 @@ export class Acquisition implements QueuedWaiter, LeaseHolder {
     }
     this.connection = openConnection(redis);
     this.target = this.settings.kind.target(this.connection, prefix, name);
-    this.work = new PendingWork(this.connection, redisTimeout, () => this.unavailable());
+    this.work = new PendingWork(this.connection, redisTimeout, this);
     signal?.addEventListener('abort', this.onAbort);
-    if (timeout > 0) this.timeoutTimer = setTimeout(this.timedOut, timerDelay(timeout));
+    if (timeout > 0) this.timeoutTimer = setTimeout(() => this.timedOut(), timerDelay(timeout));
     this.trace = acquireStarted(this.settings);
     this.state = 'first-attempt';
     void this.firstAttempt();
   }
 
   get signal(): AbortSignal {
+    this.leaseSignal ??= new LeaseSignal(this.settings.name);
     return this.leaseSignal.signal;
   }
 
@@ -130,7 +131,7 @@ export class Acquisition implements QueuedWaiter, LeaseHolder {
     this.queue = undefined;
     if (was === 'held') {
       if (this.lostBy === undefined) holdReleased(this.settings, this.heldFence, this.heldSince);
-      this.leaseSignal.released();
+      this.leaseSignal?.released();
       // A ttl that ran out frees the lock by itself; a hold Redis says is gone has nothing to release.
       if (this.lostBy !== 'expired' && this.lostBy !== 'gone') void this.release().catch(ignore);
     } else if (was !== 'released') {
@@ -152,7 +153,7 @@ export class Acquisition implements QueuedWaiter, LeaseHolder {
       this.state = 'released';
       holdReleased(this.settings, this.heldFence, this.heldSince);
       this.keeper?.stop();
-      this.leaseSignal.released();
+      this.leaseSignal?.released();
     }
     const { connection, target } = this;
     const localQueue = existingWaitQueue(connection.existingSubscriber, target.channel);
@@ -168,7 +169,7 @@ export class Acquisition implements QueuedWaiter, LeaseHolder {
     this.state = 'released';
     holdReleased(this.settings, this.heldFence, this.heldSince);
     this.keeper?.stop();
-    this.leaseSignal.released();
+    this.leaseSignal?.released();
     this.releasing = Promise.resolve(1);
   }
 
@@ -296,7 +297,7 @@ export class Acquisition implements QueuedWaiter, LeaseHolder {
   }
 
   /** The wait is over: a timeout, unless Redis is the one not answering. */
-  private readonly timedOut = (): void => {
+  private timedOut(): void {
     if (this.state !== 'first-attempt' && this.state !== 'queued' && this.state !== 'attempting') return;
     const { name, timeout } = this.settings;
     const status = this.connection.client.status;
@@ -309,9 +310,10 @@ export class Acquisition implements QueuedWaiter, LeaseHolder {
     const inFlight = this.state !== 'queued';
     const unreachable = this.troubleSince !== undefined || (inFlight && down);
     this.fail(unreachable ? this.unavailable(timeout) : new LockTimeoutError(name, timeout));
-  };
+  }
 
-  private unavailable(waited = this.settings.redisTimeout, trouble = this.lastTrouble): RedisUnavailableError {
+  /** The error for Redis out of reach (PendingWork's, past a command's deadline). */
+  unavailable(waited = this.settings.redisTimeout, trouble = this.lastTrouble): RedisUnavailableError {
     return new RedisUnavailableError(this.settings.name, this.connection.server, this.settings.redisTimeout, {
       cause: trouble ?? this.connection.lastError,
       waited: Math.round(waited),
@@ -322,6 +324,7 @@ export class Acquisition implements QueuedWaiter, LeaseHolder {
     const { name, prefix, ttl, mode } = this.settings;
     const { target } = this;
     this.state = 'held';
+    this.leaseSignal = new LeaseSignal(name);
     acquireGranted(this.trace, fence);
     this.heldFence = fence;
     this.heldSince = performance.now();
@@ -346,7 +349,7 @@ export class Acquisition implements QueuedWaiter, LeaseHolder {
     this.lostBy = reason;
     holdLost(this.settings, this.heldFence, reason, this.heldSince);
     const error = new LockLostError(this.settings.name, reason);
-    this.leaseSignal.end(error);
+    this.leaseSignal?.end(error);
     this.fail(error);
   }
 
