@@ -30,12 +30,13 @@ function hold(lock: Observable<Lease>): Held {
 async function main(): Promise<void> {
   const admin = new Redis(url);
   const tokens: string[] = [];
-  const holder = hold(lock$('dbg', { redis: url, prefix, lease: 300 }));
+  // Leases long enough that a loaded machine does not lose them before the release.
+  const holder = hold(lock$('dbg', { redis: url, prefix, lease: 1_500 }));
   tokens.push((await holder.lease).token);
-  const waiter = hold(lock$('dbg', { redis: url, prefix, lease: 300 }));
-  await sleep(400); // renewals every 100 ms
+  const waiter = hold(lock$('dbg', { redis: url, prefix, lease: 1_500 }));
+  await sleep(1_200); // renewals every 500 ms
   await admin.client('KILL', 'TYPE', 'pubsub');
-  await sleep(500); // the subscriber reconnects and resubscribes
+  await sleep(700); // the subscriber reconnects and resubscribes
   holder.unsubscribe();
   tokens.push((await waiter.lease).token);
   waiter.unsubscribe();
