@@ -13,8 +13,13 @@ export type Mode = 'exclusive' | 'write' | 'read';
 /** How a holder gives up early: unsubscribe (the facade: release or abort its wait) or abort the signal. */
 export interface Cancel {
   readonly how: 'unsubscribe' | 'abort';
-  /** After this many microtasks from subscribing (so while the first attempt is in flight), or ms. */
-  readonly after: { readonly microtasks: number } | { readonly ms: number };
+  /**
+   * After this many microtasks from subscribing (so while the first attempt
+   * is in flight), or ms; or this many microtasks after another holder of
+   * the same process is granted (as RxJS `race` cancels the losers), which
+   * lands in the turn where the replies to attempts sent together arrive.
+   */
+  readonly after: { readonly microtasks: number } | { readonly ms: number } | { readonly grantPlusMicrotasks: number };
 }
 
 /** One `lock$` subscription or facade acquire, in one worker. */
@@ -111,9 +116,16 @@ const NAMES = ['a', 'b'] as const;
 /** How long a schedule lasts: holders start and faults strike within it. */
 export const SCHEDULE_MS = 1_500;
 
+/** Mostly a few microtasks: the windows between an attempt's reply and what follows it are that narrow. */
+const microtasks = fc.oneof({ arbitrary: fc.nat({ max: 3 }), weight: 3 }, { arbitrary: fc.nat({ max: 40 }), weight: 1 });
+
 const cancelArb: fc.Arbitrary<Cancel> = fc.record({
   how: fc.constantFrom<Cancel['how']>('unsubscribe', 'abort'),
-  after: fc.oneof(fc.record({ microtasks: fc.nat({ max: 40 }) }), fc.record({ ms: fc.nat({ max: 400 }) })),
+  after: fc.oneof(
+    { arbitrary: fc.record({ microtasks }), weight: 1 },
+    { arbitrary: fc.record({ ms: fc.nat({ max: 400 }) }), weight: 1 },
+    { arbitrary: fc.record({ grantPlusMicrotasks: microtasks }), weight: 2 },
+  ),
 });
 
 /** A holder before it is given an id and its worker and name are taken modulo the run's. */
@@ -129,9 +141,10 @@ const holderArb = fc.record({
       { arbitrary: fc.integer({ min: 30, max: 1_500 }), weight: 2 },
     ),
     redisTimeout: fc.constantFrom(1_500, 1_000),
-    startMs: fc.nat({ max: SCHEDULE_MS }),
+    // Often at one of a few moments, so that attempts go out (and replies come back) together.
+    startMs: fc.oneof({ arbitrary: fc.nat({ max: SCHEDULE_MS }), weight: 1 }, { arbitrary: fc.constantFrom(100, 700, 1_200), weight: 2 }),
     holdMs: fc.nat({ max: 700 }),
-    cancel: fc.option(cancelArb, { freq: 3, nil: undefined }),
+    cancel: fc.option(cancelArb, { freq: 2, nil: undefined }),
 });
 
 const at = fc.nat({ max: SCHEDULE_MS });
@@ -190,7 +203,10 @@ export function describePlan(plan: RunPlan): string {
   const lines = [`${plan.workers} workers, names ${plan.names.join(',')}, CONFIG ${plan.config ? 'on' : 'off (no keyspace events)'}`];
   for (const h of plan.holders) {
     const hold = h.ttl !== undefined ? `ttl ${h.ttl}` : `lease ${h.lease}`;
-    const cancel = h.cancel === undefined ? '' : `, cancel by ${h.cancel.how} after ${'ms' in h.cancel.after ? `${h.cancel.after.ms} ms` : `${h.cancel.after.microtasks} microtasks`}`;
+    const after = h.cancel?.after;
+    const when =
+      after === undefined ? '' : 'ms' in after ? `${after.ms} ms` : 'microtasks' in after ? `${after.microtasks} microtasks` : `${after.grantPlusMicrotasks} microtasks after another grant in its process`;
+    const cancel = h.cancel === undefined ? '' : `, cancel by ${h.cancel.how} after ${when}`;
     lines.push(
       `  #${h.id} w${h.worker} ${h.via} ${h.mode} '${h.name}' at ${h.startMs} ms, ${hold}, timeout ${h.timeout}, redisTimeout ${h.redisTimeout}, hold ${h.holdMs} ms${cancel}`,
     );

@@ -31,6 +31,7 @@
  * takes 5-10 s. A failing run's full account is written to a file in the
  * temp directory and named in the failure.
  */
+import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { afterAll, describe, it } from 'vitest';
 import { useFaultKit } from './fault-kit';
@@ -61,6 +62,12 @@ describe('randomized schedules through a fault proxy, several processes', () => 
   it(
     'never two holders, every subscription ends, nothing spins or leaks',
     async () => {
+      if (env.SCHEDULE_PLAN) {
+        // A plan as JSON (a counterexample copied from a failure), run SCHEDULE_REPEAT times instead of the property.
+        const plan = JSON.parse(readFileSync(env.SCHEDULE_PLAN, 'utf8')) as RunPlan;
+        for (let i = 0; i < Number(env.SCHEDULE_REPEAT ?? 1); i++) await property(plan);
+        return;
+      }
       const path = env.FC_PATH;
       console.log(`[schedule] seed ${SEED}${path ? `, path ${path}` : ''}; ${NUM_RUNS} runs within ${TIME_LIMIT_MS} ms (replay: FC_SEED=${SEED})`);
       const started = performance.now();

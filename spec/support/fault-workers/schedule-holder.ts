@@ -2,7 +2,8 @@
  * One process of the randomized schedule test (spec/faults/schedule.model.spec.ts),
  * driven over IPC; it lives across runs until the test ends or SIGKILLs it.
  *
- * {op:'run'} gives it its holders for one run: each starts at t0 + startMs,
+ * {op:'run'} gives it its holders for one run: each starts at t0 + startMs
+ * (those due at the same moment in the same turn, in plan order),
  * through lock$ or the facade, holds holdMs after the grant and releases,
  * unless it times out, is cancelled (unsubscribe, or its AbortSignal, after a
  * number of microtasks or ms) or loses the hold first. It reports every step
@@ -77,6 +78,16 @@ class ScheduleCancel extends Error {
   override name = 'ScheduleCancel';
 }
 
+/** Called with every grant in this process (the `grantPlusMicrotasks` cancellations listen). */
+const grantListeners = new Set<(id: number) => void>();
+
+function afterMicrotasks(count: number, then: () => void): void {
+  if (count === 0) return then();
+  let chain = Promise.resolve();
+  for (let i = 1; i < count; i++) chain = chain.then(() => undefined);
+  void chain.then(then);
+}
+
 function runHolder(run: number, url: string, prefix: string, h: HolderPlan): void {
   const emit = (event: HolderEvent): void => send({ type: 'event', run, id: h.id, t: now(), ...event });
   const reason = new ScheduleCancel(`holder #${h.id} cancelled by the schedule`);
@@ -92,11 +103,13 @@ function runHolder(run: number, url: string, prefix: string, h: HolderPlan): voi
     believing = false;
     emit({ ev: 'belief-end', why: why === 'error' ? 'signal' : why, reason: why === 'error' ? `error before the signal aborted: ${detail}` : detail });
   };
+  let onOtherGrant: ((id: number) => void) | undefined;
   const done = (): void => {
     if (finished) return;
     finished = true;
     clearTimeout(holdTimer);
     clearTimeout(cancelTimer);
+    if (onOtherGrant !== undefined) grantListeners.delete(onOtherGrant);
     emit({ ev: 'done' });
   };
   const failed = (where: 'lock' | 'release', error: unknown): void => {
@@ -113,6 +126,7 @@ function runHolder(run: number, url: string, prefix: string, h: HolderPlan): voi
     granted = true;
     believing = true;
     emit({ ev: 'granted', fence, mode: h.mode === 'read' ? 'read' : 'write' });
+    for (const listener of [...grantListeners]) listener(h.id);
     if (signal === undefined) endBelief('signal', 'no signal on the lease');
     else if (signal.aborted) endBelief('signal', `aborted at the grant: ${describeError(signal.reason)}`);
     else signal.addEventListener('abort', () => endBelief('signal', describeError(signal.reason)), { once: true });
@@ -212,12 +226,17 @@ function runHolder(run: number, url: string, prefix: string, h: HolderPlan): voi
   if (when === undefined) return;
   if ('ms' in when) {
     cancelTimer = setTimeout(cancel, when.ms);
-  } else if (when.microtasks === 0) {
-    cancel();
+  } else if ('microtasks' in when) {
+    afterMicrotasks(when.microtasks, cancel);
   } else {
-    let chain = Promise.resolve();
-    for (let i = 1; i < when.microtasks; i++) chain = chain.then(() => undefined);
-    void chain.then(cancel);
+    const listener = (id: number): void => {
+      if (id === h.id) return;
+      grantListeners.delete(listener);
+      afterMicrotasks(when.grantPlusMicrotasks, cancel);
+    };
+    if (finished) return;
+    onOtherGrant = listener;
+    grantListeners.add(listener);
   }
 }
 
@@ -245,8 +264,12 @@ function quiesce(run: number, withinMs: number): void {
 process.on('message', (message: ToWorker) => {
   if (message.op === 'run') {
     const { run, url, prefix, t0, holders } = message;
-    for (const h of holders) {
-      setTimeout(() => runHolder(run, url, prefix, h), Math.max(0, t0 + h.startMs - now()));
+    // Holders due at the same moment start in the same turn, one after the other (like race() or merge()),
+    // so that their first attempts go out together.
+    const moments = new Map<number, HolderPlan[]>();
+    for (const h of holders) moments.set(h.startMs, [...(moments.get(h.startMs) ?? []), h]);
+    for (const [startMs, due] of moments) {
+      setTimeout(() => due.forEach((h) => runHolder(run, url, prefix, h)), Math.max(0, t0 + startMs - now()));
     }
   } else if (message.op === 'quiesce') {
     // Wait a turn so that the quiesce poll timer itself is not counted.
