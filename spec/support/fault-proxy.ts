@@ -1,274 +1,258 @@
 /**
- * A TCP proxy in front of a Redis server that injects faults into the
- * connections made through it: replies delayed, held back, dropped, the
- * connection cut, or everything frozen in both directions.
+ * A TCP proxy between a client (yadl, ioredis) and a real redis-server that
+ * misbehaves on command: it can delay, hold back, swallow or cut the replies
+ * of one connection or of all, and partition the whole proxy (freeze).
+ * Requests always go through unchanged (except while frozen), so Redis runs
+ * every command it is sent: what the client misses is only the answer, which
+ * is what a slow or lossy network does to it.
  *
- * A minimal stand-in with the API agreed for spec/support/fault-proxy.ts
- * (written in full on the `regress` branch); replace this file with that one
- * once it is committed there.
+ * Replies are cut at RESP reply boundaries (RESP2 and RESP3; pub/sub pushes
+ * are replies too) so that `dropReplies` swallows whole replies. The proxy
+ * therefore forwards a reply once all of it has arrived: a reply split over
+ * several TCP segments is forwarded in one piece.
  *
- * - `delayReplies(ms)`: every reply chunk is written `ms` later (order kept); 0 ends it.
- * - `holdReplies()` / `releaseReplies()`: replies are kept back until released.
- * - `dropReplies(n)`: the next n complete RESP replies are discarded. The
- *   client then matches later replies to the wrong commands, as no real
- *   network would do: follow it with `cut()` to model replies lost with the
- *   connection.
- * - `cut()`: both sockets are destroyed.
- * - `freeze()` / `thaw()`: nothing is forwarded in either direction until
- *   thawed; then what was kept back is delivered.
- * Proxy-wide calls apply to every live connection and to those made later.
+ * Note on ioredis: it pairs replies with commands by position. A command
+ * whose reply was swallowed stays at the head of its queue even after
+ * `commandTimeout` rejected it, so on that connection every later reply goes
+ * to the command before its own. A swallowed pub/sub message does not shift
+ * anything.
  */
 import net from 'node:net';
 
 export interface ProxiedConnection {
+  /** Accept order, from 1. */
   readonly id: number;
+  /** Each reply is delivered `ms` after it came from Redis, order kept; 0 ends it (replies already delayed keep their time). */
   delayReplies(ms: number): void;
+  /** Replies are held back until releaseReplies(). */
   holdReplies(): void;
+  /** Delivers what was held, in order (a delayed reply still waits for its time). */
   releaseReplies(): void;
+  /** The next `count` whole replies that come from Redis are swallowed; 0 cancels what is left of it. */
   dropReplies(count: number): void;
+  /** Destroys both sockets now. */
   cut(): void;
 }
 
 export interface FaultProxy {
+  /** redis://127.0.0.1:<port>/0 */
   readonly url: string;
   readonly host: string;
   readonly port: number;
+  /** Live connections, in accept order. */
   connections(): ProxiedConnection[];
+  /**
+   * These four apply to every live connection and to connections accepted
+   * later, until changed (a later connection swallows its own first `count`
+   * replies; `dropReplies(0)` stops that).
+   */
   delayReplies(ms: number): void;
   holdReplies(): void;
   releaseReplies(): void;
   dropReplies(count: number): void;
+  /** Cuts every live connection. */
   cutAll(): void;
+  /** Whole-proxy partition: nothing is forwarded in either direction until thaw(), which delivers what was held, in order. */
   freeze(): void;
   thaw(): void;
+  /** Destroys every connection and stops listening. */
   close(): Promise<void>;
 }
 
-/**
- * The length of the first complete RESP2/RESP3 reply in `buffer` from
- * `offset`, or -1 when it is not complete yet.
- */
-export function replyLength(buffer: Buffer, offset = 0): number {
-  const lineEnd = buffer.indexOf('\r\n', offset);
-  if (lineEnd < 0 || lineEnd === offset) return -1;
-  const type = String.fromCharCode(buffer[offset] as number);
-  const header = buffer.toString('latin1', offset + 1, lineEnd);
-  const afterHeader = lineEnd + 2 - offset;
-  switch (type) {
-    case '+':
-    case '-':
-    case ':':
-    case '_':
-    case ',':
-    case '#':
-    case '(':
-      return afterHeader;
-    case '$':
-    case '!':
-    case '=': {
-      const size = Number(header);
-      if (size < 0) return afterHeader;
-      return buffer.length - offset >= afterHeader + size + 2 ? afterHeader + size + 2 : -1;
-    }
-    case '*':
-    case '~':
-    case '>':
-    case '%':
-    case '|': {
-      const count = Number(header);
-      if (count < 0) return afterHeader;
-      const elements = type === '%' || type === '|' ? count * 2 : count;
-      let length = afterHeader;
-      for (let i = 0; i < elements; i++) {
-        const element = replyLength(buffer, offset + length);
-        if (element < 0) return -1;
-        length += element;
-      }
-      return length;
-    }
-    default:
-      throw new Error(`fault proxy: not a RESP reply (type byte ${JSON.stringify(type)})`);
-  }
-}
+const HOST = '127.0.0.1';
 
-interface ProxyWide {
+interface Faults {
   delayMs: number;
-  holding: boolean;
-  frozen: boolean;
+  held: boolean;
   drop: number;
 }
 
+interface Pending {
+  readonly data: Buffer;
+  readonly dueAt: number;
+}
+
 class Connection implements ProxiedConnection {
-  private delayMs: number;
-  private holding: boolean;
-  private frozen: boolean;
-  private drop: number;
-  /** Bytes of a reply not yet complete. */
+  private readonly faults: Faults;
+  /** Replies on their way to the client, oldest first. */
+  private readonly replies: Pending[] = [];
+  /** Requests that came while the proxy was frozen. */
+  private readonly requests: Buffer[] = [];
+  /** The start of a reply whose end has not come yet. */
   private partial: Buffer = Buffer.alloc(0);
-  /** Replies kept back by holdReplies or freeze, in order. */
-  private heldReplies: Buffer[] = [];
-  /** Requests kept back by freeze, in order. */
-  private heldRequests: Buffer[] = [];
-  /** When the last delayed write is due (performance.now()), to keep order. */
-  private lastDue = 0;
-  private readonly timers = new Set<NodeJS.Timeout>();
+  /** Set when the stream from Redis did not parse as RESP: it is then passed on as it comes. */
+  private unparsed = false;
+  private timer: NodeJS.Timeout | undefined;
+  private upstreamEnded = false;
   private closed = false;
 
   constructor(
     readonly id: number,
     private readonly client: net.Socket,
     private readonly upstream: net.Socket,
-    wide: ProxyWide,
-    private readonly onClose: (connection: Connection) => void,
+    defaults: Faults,
+    private readonly frozen: () => boolean,
+    private readonly gone: (connection: Connection) => void,
   ) {
-    this.delayMs = wide.delayMs;
-    this.holding = wide.holding;
-    this.frozen = wide.frozen;
-    this.drop = wide.drop;
+    this.faults = { ...defaults };
     for (const socket of [client, upstream]) {
-      socket.on('error', () => this.cut());
-      socket.on('close', () => this.cut());
+      socket.setNoDelay(true);
+      socket.on('error', () => socket.destroy());
     }
     client.on('data', (chunk: Buffer) => {
-      if (this.frozen) this.heldRequests.push(chunk);
+      if (this.frozen()) this.requests.push(chunk);
       else upstream.write(chunk);
     });
-    upstream.on('data', (chunk: Buffer) => this.reply(chunk));
+    upstream.on('data', (chunk: Buffer) => this.fromRedis(chunk));
+    client.on('close', () => this.cut());
+    // Redis closing (QUIT, a killed client) must not overtake replies still held or delayed here.
+    upstream.on('close', () => {
+      this.upstreamEnded = true;
+      this.pump();
+    });
   }
 
   delayReplies(ms: number): void {
-    this.delayMs = Math.max(0, ms);
+    if (!(ms >= 0)) throw new RangeError(`delay must be >= 0 ms, got ${ms}`);
+    this.faults.delayMs = ms;
   }
 
   holdReplies(): void {
-    this.holding = true;
+    this.faults.held = true;
   }
 
   releaseReplies(): void {
-    this.holding = false;
-    this.flushReplies();
+    this.faults.held = false;
+    this.pump();
   }
 
   dropReplies(count: number): void {
-    this.drop = Math.max(0, count);
-  }
-
-  freeze(): void {
-    this.frozen = true;
-  }
-
-  thaw(): void {
-    this.frozen = false;
-    for (const chunk of this.heldRequests.splice(0)) this.upstream.write(chunk);
-    this.flushReplies();
+    if (!Number.isInteger(count) || count < 0) throw new RangeError(`count must be a whole number >= 0, got ${count}`);
+    this.faults.drop = count;
   }
 
   cut(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const timer of this.timers) clearTimeout(timer);
-    this.timers.clear();
-    this.heldReplies = [];
-    this.heldRequests = [];
+    clearTimeout(this.timer);
+    this.replies.length = 0;
+    this.requests.length = 0;
     this.client.destroy();
     this.upstream.destroy();
-    this.onClose(this);
+    this.gone(this);
   }
 
-  /** Splits the reply stream into whole replies (so that a drop always starts at one) and passes them on. */
-  private reply(chunk: Buffer): void {
-    let buffer = this.partial.length > 0 ? Buffer.concat([this.partial, chunk]) : chunk;
-    const passed: Buffer[] = [];
-    for (;;) {
-      let length: number;
+  /** The proxy thawed: requests held back go first, then replies that are due. */
+  thawed(): void {
+    for (const chunk of this.requests.splice(0)) this.upstream.write(chunk);
+    this.pump();
+  }
+
+  private fromRedis(chunk: Buffer): void {
+    if (this.closed) return;
+    let data: Buffer;
+    if (this.unparsed) {
+      data = chunk;
+    } else {
+      const buffer = this.partial.length === 0 ? chunk : Buffer.concat([this.partial, chunk]);
+      let split: { replies: Buffer[]; rest: Buffer };
       try {
-        length = replyLength(buffer);
+        split = splitReplies(buffer);
       } catch {
-        this.cut(); // not Redis talking: nothing sensible to do but hang up
+        // Not RESP after all (never seen from Redis): forwarding it beats stalling the client.
+        this.unparsed = true;
+        split = { replies: [buffer], rest: Buffer.alloc(0) };
+      }
+      this.partial = split.rest;
+      const kept = split.replies.filter(() => {
+        if (this.faults.drop === 0 || this.unparsed) return true;
+        this.faults.drop -= 1;
+        return false;
+      });
+      data = kept.length === 1 ? (kept[0] as Buffer) : Buffer.concat(kept);
+    }
+    if (data.length === 0) return;
+    this.replies.push({ data, dueAt: performance.now() + this.faults.delayMs });
+    this.pump();
+  }
+
+  /** Writes every reply that is due, in order, unless held or frozen; waits for the next one's time. */
+  private pump(): void {
+    if (this.closed) return;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    while (this.replies.length > 0) {
+      if (this.faults.held || this.frozen()) return;
+      const head = this.replies[0] as Pending;
+      const wait = head.dueAt - performance.now();
+      if (wait > 0) {
+        // Unref'd: a reply on its way must not count as a timer yadl left behind.
+        this.timer = setTimeout(() => this.pump(), Math.ceil(wait)).unref();
         return;
       }
-      if (length < 0) break;
-      if (this.drop > 0) this.drop -= 1;
-      else passed.push(buffer.subarray(0, length));
-      buffer = buffer.subarray(length);
+      this.replies.shift();
+      this.client.write(head.data);
     }
-    this.partial = Buffer.from(buffer);
-    if (passed.length === 0) return;
-    const replies = passed.length === 1 ? (passed[0] as Buffer) : Buffer.concat(passed);
-    if (this.frozen || this.holding) this.heldReplies.push(replies);
-    else this.deliver(replies);
-  }
-
-  private flushReplies(): void {
-    if (this.frozen || this.holding) return;
-    for (const chunk of this.heldReplies.splice(0)) this.deliver(chunk);
-  }
-
-  /** Writes a reply now, or after the delay, never before one written earlier. */
-  private deliver(chunk: Buffer): void {
-    const now = performance.now();
-    const due = Math.max(now + this.delayMs, this.lastDue);
-    if (due <= now) {
-      this.client.write(chunk);
-      return;
-    }
-    this.lastDue = due;
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      if (!this.closed) this.client.write(chunk);
-    }, due - now);
-    this.timers.add(timer);
+    // The client's own close then cuts the connection; destroying it here could lose the last write.
+    if (this.upstreamEnded) this.client.end();
   }
 }
 
 export async function startFaultProxy(target: { host: string; port: number }): Promise<FaultProxy> {
-  const live = new Set<Connection>();
-  const wide: ProxyWide = { delayMs: 0, holding: false, frozen: false, drop: 0 };
-  let nextId = 0;
+  const live = new Map<number, Connection>();
+  const defaults: Faults = { delayMs: 0, held: false, drop: 0 };
+  let frozen = false;
+  let accepted = 0;
+  const isFrozen = (): boolean => frozen;
+  const each = (act: (c: Connection) => void): void => {
+    for (const c of [...live.values()]) act(c);
+  };
+
   const server = net.createServer((client) => {
-    client.setNoDelay(true);
-    const upstream = net.connect({ host: target.host, port: target.port });
-    upstream.setNoDelay(true);
-    nextId += 1;
-    live.add(new Connection(nextId, client, upstream, wide, (closed) => live.delete(closed)));
+    accepted += 1;
+    const upstream = net.connect(target.port, target.host);
+    const connection = new Connection(accepted, client, upstream, defaults, isFrozen, (c) => live.delete(c.id));
+    live.set(connection.id, connection);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.listen(0, HOST, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
   const { port } = server.address() as net.AddressInfo;
-  const each = (act: (connection: Connection) => void): void => {
-    for (const connection of [...live]) act(connection);
-  };
+
   return {
-    url: `redis://127.0.0.1:${port}/0`,
-    host: '127.0.0.1',
+    url: `redis://${HOST}:${port}/0`,
+    host: HOST,
     port,
-    connections: () => [...live],
+    connections: () => [...live.values()],
     delayReplies: (ms) => {
-      wide.delayMs = Math.max(0, ms);
+      if (!(ms >= 0)) throw new RangeError(`delay must be >= 0 ms, got ${ms}`);
+      defaults.delayMs = ms;
       each((c) => c.delayReplies(ms));
     },
     holdReplies: () => {
-      wide.holding = true;
+      defaults.held = true;
       each((c) => c.holdReplies());
     },
     releaseReplies: () => {
-      wide.holding = false;
+      defaults.held = false;
       each((c) => c.releaseReplies());
     },
     dropReplies: (count) => {
-      wide.drop = Math.max(0, count);
+      if (!Number.isInteger(count) || count < 0) throw new RangeError(`count must be a whole number >= 0, got ${count}`);
+      defaults.drop = count;
       each((c) => c.dropReplies(count));
     },
     cutAll: () => each((c) => c.cut()),
     freeze: () => {
-      wide.frozen = true;
-      each((c) => c.freeze());
+      frozen = true;
     },
     thaw: () => {
-      wide.frozen = false;
-      each((c) => c.thaw());
+      frozen = false;
+      each((c) => c.thawed());
     },
     close: () =>
       new Promise<void>((resolve) => {
@@ -276,4 +260,73 @@ export async function startFaultProxy(target: { host: string; port: number }): P
         server.close(() => resolve());
       }),
   };
+}
+
+/**
+ * The whole RESP replies at the start of `buffer`, and the rest (the start
+ * of a reply not complete yet). Throws on bytes that are not RESP.
+ */
+export function splitReplies(buffer: Buffer): { replies: Buffer[]; rest: Buffer } {
+  const replies: Buffer[] = [];
+  let at = 0;
+  for (;;) {
+    const end = valueEnd(buffer, at);
+    if (end < 0) break;
+    replies.push(buffer.subarray(at, end));
+    at = end;
+  }
+  return { replies, rest: buffer.subarray(at) };
+}
+
+/** Index just past the RESP value starting at `at`, or -1 when it has not all arrived. */
+function valueEnd(buffer: Buffer, at: number): number {
+  if (at >= buffer.length) return -1;
+  const lineEnd = buffer.indexOf('\r\n', at);
+  if (lineEnd < 0) return -1;
+  const type = String.fromCharCode(buffer[at] as number);
+  const after = lineEnd + 2;
+  switch (type) {
+    case '+': // simple string
+    case '-': // error
+    case ':': // integer
+    case '_': // RESP3 null
+    case ',': // double
+    case '#': // boolean
+    case '(': // big number
+      return after;
+    case '$': // bulk string
+    case '!': // bulk error
+    case '=': {
+      // verbatim string
+      const length = header(buffer, at, lineEnd);
+      if (length < 0) return after;
+      const end = after + length + 2;
+      return end <= buffer.length ? end : -1;
+    }
+    case '*': // array
+    case '~': // set
+    case '>': // push (pub/sub messages in RESP3)
+    case '%': // map
+    case '|': {
+      // attribute: annotates the value that follows it, so the two are one reply
+      const count = header(buffer, at, lineEnd);
+      if (count < 0) return after;
+      const elements = type === '%' || type === '|' ? 2 * count : count;
+      let end = after;
+      for (let i = 0; i < elements; i++) {
+        end = valueEnd(buffer, end);
+        if (end < 0) return -1;
+      }
+      return type === '|' ? valueEnd(buffer, end) : end;
+    }
+    default:
+      throw new Error(`not a RESP reply: byte 0x${(buffer[at] as number).toString(16)} at ${at}`);
+  }
+}
+
+function header(buffer: Buffer, at: number, lineEnd: number): number {
+  const text = buffer.toString('latin1', at + 1, lineEnd);
+  const value = Number(text);
+  if (text === '' || !Number.isInteger(value)) throw new Error(`not a RESP length: '${text}'`);
+  return value;
 }
