@@ -39,10 +39,8 @@ interface ScriptRun {
 export interface FirstAttempt {
   readonly source: string;
   readonly key: string;
+  /** The script's place in the record. */
   readonly order: number;
-  /** The seq of the ticket it took, if it took one. */
-  readonly seq: number | undefined;
-  readonly took: boolean;
 }
 
 /**
@@ -62,11 +60,23 @@ export class ServerLog {
   readonly firstAttempts = new Map<string, FirstAttempt>();
   /** Tokens that held a grant (g:) at some point. */
   readonly granted = new Set<string>();
+  /** Every take (grants included), in order; `grant`: the release or withdraw of another handed it over. */
+  readonly takes: Array<{ readonly order: number; readonly token: string; grant: boolean }> = [];
+  /** Granted tokens that confirmed their grant (their own attempt made it a full hold). */
+  readonly confirmed = new Set<string>();
+  /** The expiry (server ms) each token's hold was last given: by its take, grant, confirmation or renewal. */
+  readonly holdExpiry = new Map<string, number>();
+  private readonly writers = new Map<string, string>();
+  /** The last script whose every call the record has (the next command came). */
+  finished = 0;
   private readonly lines = new Map<string, Map<string, TicketState>>();
   private readonly fences = new Map<string, string>();
   private readonly names = new Map<string, string>();
   private current: ScriptRun | undefined;
   private order = 0;
+  /** What the record saw, line by line, per lock key: printed when a run fails. */
+  private readonly transcript = new Map<string, string[]>();
+  private pending: string[] = [];
   private connection: Redis | undefined;
 
   private constructor(private readonly admin: Redis) {}
@@ -100,6 +110,18 @@ export class ServerLog {
     }
   }
 
+  /**
+   * Whether `token` held the lock for its own (took it, or confirmed a
+   * grant), from before Redis first let `other` hold.
+   */
+  heldBefore(token: string | undefined, other: string | undefined): boolean {
+    if (token === undefined) return false;
+    const first = this.takes.find((t) => t.token === token);
+    const second = this.takes.find((t) => t.token === other);
+    const held = first !== undefined && (!first.grant || this.confirmed.has(token));
+    return held && (second === undefined || first.order <= second.order);
+  }
+
   /** Tickets a token was issued, in order: more than one means it lost its place once (a lapsed grant, an expired ticket). */
   issuesOf(token: string): number {
     return this.issues.filter((issue) => issue.token === token).length;
@@ -115,7 +137,28 @@ export class ServerLog {
     this.connection?.disconnect();
   }
 
+  /** The commands the record saw on `key` (scripts with their calls), for a failure's message. */
+  transcriptOf(key: string): string {
+    return (this.transcript.get(key) ?? []).join('\n');
+  }
+
+  private note(time: string, args: string[], source: string): void {
+    const text = `${time.slice(-10)} ${source === 'lua' ? '    ' : (this.nameOf(source) ?? source)} ${args.map((a) => (a.length > 40 ? `${a.slice(0, 12)}…` : a)).join(' ')}`;
+    const key = args.find((a) => a.includes(':lock:{') && !a.endsWith(':fence'));
+    if (source !== 'lua') this.pending = [text];
+    else this.pending.push(text);
+    if (key === undefined) return;
+    let lines = this.transcript.get(key);
+    if (lines === undefined) {
+      lines = [];
+      this.transcript.set(key, lines);
+    }
+    lines.push(...this.pending);
+    this.pending = [];
+  }
+
   private line(time: string, args: string[], source: string): void {
+    this.note(time, args, source);
     const command = (args[0] ?? '').toLowerCase();
     if (source !== 'lua') {
       this.finish();
@@ -147,7 +190,11 @@ export class ServerLog {
       return;
     }
     const key = args[1];
-    if (key === undefined || key.endsWith(':fence')) return;
+    if (key === undefined || key.endsWith(':fence') || !key.includes(':lock:{')) return;
+    // Recorded at once: a script is only known to be over when the next command comes, which may take long.
+    if (run.acquire && run.token !== undefined && !this.firstAttempts.has(run.token)) {
+      this.firstAttempts.set(run.token, { source: run.source, key, order: run.order });
+    }
     if (!['hset', 'hdel', 'del'].includes(command)) return;
     let line = this.lines.get(key);
     if (line === undefined) {
@@ -166,6 +213,7 @@ export class ServerLog {
     if (command === 'hdel') {
       for (const field of fields) {
         if (field.startsWith('t:') && line.delete(field.slice(2))) run.removed.push(field.slice(2));
+        if (run.acquire && field === `g:${run.token}`) this.confirmed.add(run.token as string);
       }
       return;
     }
@@ -183,33 +231,40 @@ export class ServerLog {
         line.set(token, ticket);
       } else if (field.startsWith('r:')) {
         const token = field.slice(2);
-        const fence = value.split(':')[1] ?? '';
-        if (this.fences.get(token) !== fence) run.takes.push(token);
+        const [expiry = '0', fence = ''] = value.split(':');
+        if (this.fences.get(token) !== fence) this.took(run, token);
         this.fences.set(token, fence);
+        this.holdExpiry.set(token, Number(expiry));
       } else if (field === 'w' && pairs.has('wf')) {
-        run.takes.push(value);
+        this.took(run, value);
         this.fences.set(value, pairs.get('wf') as string);
+        this.writers.set(key, value);
+      } else if (field === 'wx') {
+        const writer = pairs.get('w') ?? this.writers.get(key);
+        if (writer !== undefined) this.holdExpiry.set(writer, Number(value));
       } else if (field.startsWith('g:')) {
-        this.granted.add(field.slice(2));
+        const token = field.slice(2);
+        this.granted.add(token);
+        const take = this.takes.at(-1);
+        // grantLine writes the hold, then its g: mark.
+        if (take !== undefined && take.token === token && take.order === run.order) take.grant = true;
       }
     }
+  }
+
+  private took(run: ScriptRun, token: string): void {
+    run.takes.push(token);
+    this.takes.push({ order: run.order, token, grant: false });
   }
 
   private finish(): void {
     const run = this.current;
     this.current = undefined;
-    if (run === undefined || run.key === undefined) return;
+    if (run === undefined) return;
+    this.finished = run.order;
+    if (run.key === undefined) return;
     const { key, nowMs } = run;
     const before = run.before ?? new Map<string, TicketState>();
-    if (run.acquire && run.token !== undefined && !this.firstAttempts.has(run.token)) {
-      this.firstAttempts.set(run.token, {
-        source: run.source,
-        key,
-        order: run.order,
-        seq: run.issued.get(run.token),
-        took: run.takes.includes(run.token),
-      });
-    }
     if (nowMs === undefined) return;
     const surelyLive = [...before].filter(([, t]) => t.expiry > nowMs + CLOCK_TOLERANCE_MS);
     for (const token of run.removed) {
@@ -319,6 +374,8 @@ export class World {
   readonly failures: string[] = [];
   private readonly seen = new Map<FairWorker, number>();
   private count = 0;
+  /** Server ms (the machine's real-time clock, as TIME reads it) less this is CLOCK_MONOTONIC ms. */
+  private readonly offset = Date.now() - clock();
 
   constructor(
     readonly name: string,
@@ -361,9 +418,13 @@ export class World {
       );
       if (first !== undefined) {
         const [token, attempt] = first;
-        waiter.token = token;
-        if (attempt.seq !== undefined) waiter.issued = this.log.issues.find((i) => i.token === token)?.order;
-        return waiter;
+        const issue = this.log.issues.find((i) => i.token === token);
+        // Its attempt's outcome: a ticket, the lock, or (the script over) neither.
+        if (issue !== undefined || this.log.takes.some((t) => t.token === token) || this.log.finished >= attempt.order) {
+          waiter.token = token;
+          waiter.issued = issue?.order;
+          return waiter;
+        }
       }
       if (waiter.leftAt !== undefined || !worker.alive) return waiter;
       if (performance.now() > until) throw new Error(`${waiter.id}: its first attempt never showed in MONITOR`);
@@ -508,16 +569,19 @@ export class World {
   }
 
   /**
-   * When a hold stopped keeping others out, at the latest: its release (or
-   * abort) as its holder started it; a ttl's end; a killed holder's last
-   * renewal plus a lease.
+   * When a hold stopped keeping others out: its release (or abort) as its
+   * holder started it; otherwise (a ttl ran out, its holder was killed) the
+   * expiry Redis last gave it, as the server's record has it.
    */
   private freeBound(h: Waiter): number {
-    const acquired = h.acquiredAt as number;
-    const end = h.endAt as number;
-    if (h.endedBy === 'release' || h.endedBy === 'abort') return end;
-    if (h.ttl !== undefined) return acquired + h.ttl;
-    return end + this.timing.lease;
+    if (h.endedBy === 'release' || h.endedBy === 'abort') return h.endAt as number;
+    return this.expiryOf(h) ?? (h.ttl !== undefined ? (h.acquiredAt as number) + h.ttl : (h.endAt as number) + this.timing.lease);
+  }
+
+  /** The expiry Redis last gave `h`'s hold, on CLOCK_MONOTONIC (1 ms added for the server's rounding). */
+  private expiryOf(h: Waiter): number | undefined {
+    const expiry = h.token === undefined ? undefined : this.log.holdExpiry.get(h.token);
+    return expiry === undefined ? undefined : expiry - this.offset + 1;
   }
 
   /**
@@ -525,11 +589,11 @@ export class World {
    * margin of the moment it could (its start, the end of every conflicting
    * hold before it, the departure of everyone ahead of it), plus one grace
    * and margin for each waiter ahead of it that was dead or lost its grant.
-   * Returns the longest wait past that moment, for the record.
+   * Returns the longest wait past that moment (less the graces allowed), for the record.
    */
-  checkWaits(): number {
+  checkWaits(): { ms: number; who: string } {
     const { grace, margin } = this.timing;
-    let longest = 0;
+    let longest = { ms: 0, who: '' };
     for (const x of this.waiters) {
       if (x.acquiredAt === undefined || x.issued === undefined || x.startedAt === undefined) continue;
       const acquired = x.acquiredAt;
@@ -541,6 +605,11 @@ export class World {
         const conflicts = x.mode === 'write' || y.mode === 'write';
         if (conflicts && y.acquiredAt !== undefined && y.acquiredAt < acquired && y.endAt !== undefined) {
           from = Math.max(from, this.freeBound(y));
+        }
+        // Killed once Redis let it hold for its own, before its process said so: it held until its hold ran out.
+        if (conflicts && y.acquiredAt === undefined && y.diedAt !== undefined && y.diedAt < acquired && this.log.heldBefore(y.token, x.token)) {
+          from = Math.max(from, this.expiryOf(y) ?? y.diedAt + (y.ttl ?? this.timing.lease));
+          continue;
         }
         const ahead = y.issued !== undefined && y.issued < (x.issued as number);
         const servedFirst = y.acquiredAt !== undefined && y.acquiredAt < acquired;
@@ -556,7 +625,7 @@ export class World {
       }
       const late = acquired - from;
       const bound = margin + skipped * (grace + margin);
-      longest = Math.max(longest, late - skipped * grace);
+      if (late - skipped * grace > longest.ms) longest = { ms: late - skipped * grace, who: `${x.id} (${x.mode}${why.length > 0 ? `; ${why.join(', ')}` : ''})` };
       if (late > bound) {
         this.failures.push(
           `${x.id} (${x.mode}) acquired ${late.toFixed(0)} ms after it could (bound ${bound} ms` +
@@ -567,14 +636,28 @@ export class World {
     return longest;
   }
 
-  /** After the drain, only dead waiters may still have a place in the line (their tickets expire by themselves). */
-  async checkLine(admin: Redis): Promise<void> {
-    const raw = await admin.hgetall(this.key);
+  /**
+   * After the drain, only dead waiters may still have a place in the line
+   * (their tickets expire by themselves). Polled for a while: a waiter's
+   * error comes at most 25 ms after its withdraw was sent, not once it ran.
+   */
+  async checkLine(admin: Redis, withinMs = 2_000): Promise<void> {
     const dead = new Set(this.waiters.filter((w) => w.diedAt !== undefined).map((w) => w.token));
-    for (const field of Object.keys(raw)) {
-      const match = /^[tgr]:(.*)$/.exec(field);
-      if (match !== null && !dead.has(match[1])) this.failures.push(`${field} left in ${this.key} by a live waiter`);
-      if (field === 'w' && !dead.has(raw.w)) this.failures.push(`the writer ${raw.w} left in ${this.key}`);
+    const until = performance.now() + withinMs;
+    for (;;) {
+      const raw = await admin.hgetall(this.key);
+      const left: string[] = [];
+      for (const field of Object.keys(raw)) {
+        const match = /^[tgr]:(.*)$/.exec(field);
+        if (match !== null && !dead.has(match[1])) left.push(`${field} left in ${this.key} by a live waiter`);
+        if (field === 'w' && !dead.has(raw.w)) left.push(`the writer ${raw.w} left in ${this.key}`);
+      }
+      if (left.length === 0) return;
+      if (performance.now() > until) {
+        this.failures.push(...left);
+        return;
+      }
+      await sleep(20);
     }
   }
 
