@@ -216,13 +216,25 @@ end
 local granted = grantLine(state, fenceKey, h, nowMs, nowUs, retention, channel)
 local blocker, wait = blockedBy()
 local at, run = place(), headRun()
+-- A hold that ends unannounced (its process died) frees the lock at its
+-- expiry: the head is due then, and skipped a grace later if it is gone too.
+if granted == 0 and #h.tickets > 0 and (h.writer or (h.readers > 0 and h.tickets[1].mode == 'r')) then
+  local due = h.writer and h.writerExpiry or h.readerExpiry
+  local nh = redis.call('HGET', state, 'nh')
+  local seq, since = string.match(nh or '', '^(%d+):(%d+)$')
+  if tonumber(seq) ~= h.tickets[1].seq or tonumber(since) < due then
+    redis.call('HSET', state, 'nh', h.tickets[1].seq .. ':' .. string.format('%.0f', due))
+  end
+end
 if at > run then
   blocker = 4
-  -- The first after the head run looks again when the head's turn may have
-  -- passed (a grant's grace, or the holder's expiry, in case both holder
-  -- and head are gone); the rest only keep their place, every hold.
-  if at == run + 1 then
-    if granted > 0 then wait = mine.grace else wait = math.min(wait, hold) end
+  -- The first few after the head run look again when the turns ahead of
+  -- them may have passed (one grace each after a grant, or after the
+  -- holder's expiry, in case holder and heads are gone); the rest only keep
+  -- their place, every hold.
+  local behind = at - run
+  if behind <= 4 then
+    if granted > 0 then wait = behind * mine.grace else wait = math.min(wait + (behind - 1) * mine.grace, hold) end
   else
     wait = hold
   end
