@@ -1,3 +1,4 @@
+import { editDistance } from '../core/options';
 import { UsageError } from './errors';
 
 /** One `--option`: a flag, or one that takes a value (`--option VALUE` or `--option=VALUE`). */
@@ -128,22 +129,6 @@ function unknownOption(option: string, spec: CommandSpec, known: readonly Option
     `unknown option ${option} for 'yadl ${spec.name}'${hint !== undefined ? ` (did you mean ${hint}?)` : ''}`,
     spec.name,
   );
-}
-
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min(
-        (previous[j] ?? 0) + 1,
-        (current[j - 1] ?? 0) + 1,
-        (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1),
-      );
-    }
-    previous = current;
-  }
-  return previous[b.length] ?? 0;
 }
 
 /** `yadl COMMAND --help`. */

@@ -317,7 +317,8 @@ function closest(key: string, candidates: readonly string[]): string | undefined
   return best;
 }
 
-function editDistance(a: string, b: string): number {
+/** Levenshtein distance, for the 'did you mean' of unknown options (here and in the CLI). */
+export function editDistance(a: string, b: string): number {
   let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
   for (let i = 1; i <= a.length; i++) {
     const current = [i];
