@@ -45,7 +45,7 @@
 --- @include "grant-line"
 --- @include "format-ticket"
 --- @include "set-label"
---- @include "extend-label"
+--- @include "extend-hold"
 local nowMs, nowUs = serverTime()
 local state, fenceKey = KEYS[1], KEYS[2]
 local token, mode, hold, retention, waits = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
@@ -60,14 +60,7 @@ local function holding(fenceText, expiry)
   if redis.call('HDEL', state, 'g:' .. token) == 0 then
     return {1, tonumber(fenceText), expiry - nowMs, 0, 0}
   end
-  if mode == 'r' then
-    redis.call('HSET', state, 'r:' .. token, formatReader(nowMs + hold, fenceText))
-  else
-    redis.call('HSET', state, 'wx', nowMs + hold)
-  end
-  if mode == 'r' then extendLabel(state, token, nowMs + hold) end
-  keepAlive(state, hold)
-  redis.call('PEXPIRE', fenceKey, hold + retention)
+  extendHold(state, fenceKey, token, mode, fenceText, nowMs, hold, retention)
   return {1, tonumber(fenceText), hold, 0, 0}
 end
 
