@@ -29,7 +29,7 @@
   and mark fields are deleted on the way (nothing else removes a dead
   reader's field while others keep the hash alive):
     h.writer, h.writerFence, h.writerExpiry   the writer, or nil
-    h.readers, h.readerExpiry                 live readers, earliest expiry
+    h.readers, h.readerExpiry, h.readerLatest live readers, earliest and latest expiry
     h.queued, h.queuedExpiry                  writers waiting on readers, earliest expiry
     h.tickets                                 the fair line: { token, seq, mode, grace,
                                               label, expiry }, in ticket order
@@ -76,6 +76,7 @@ local function readHolders(state, nowMs, prune)
         if tag == 'r' then
           h.readers = h.readers + 1
           if h.readerExpiry == nil or expiry < h.readerExpiry then h.readerExpiry = expiry end
+          if h.readerLatest == nil or expiry > h.readerLatest then h.readerLatest = expiry end
         elseif tag == 'q' then
           h.queued = h.queued + 1
           if h.queuedExpiry == nil or expiry < h.queuedExpiry then h.queuedExpiry = expiry end

@@ -211,8 +211,9 @@ local blocker, wait = blockedBy()
 local at, run = place(), headRun()
 -- A hold that ends unannounced (its process died) frees the lock at its
 -- expiry: the head is due then, and skipped a grace later if it is gone too.
-if granted == 0 and #h.tickets > 0 and (h.writer or (h.readers > 0 and h.tickets[1].mode == 'r')) then
-  local due = h.writer and h.writerExpiry or h.readerExpiry
+if granted == 0 and #h.tickets > 0 and (h.writer or (h.readers > 0 and h.readerLatest ~= nil)) then
+  -- A writer at the head waits for the last reader; a reader, for the writer.
+  local due = h.writer and h.writerExpiry or h.readerLatest
   local nh = redis.call('HGET', state, 'nh')
   local seq, since = string.match(nh or '', '^(%d+):(%d+)$')
   if tonumber(seq) ~= h.tickets[1].seq or tonumber(since) < due then
