@@ -18,7 +18,7 @@
  * left. At the end, once those expired, no key but the fence counters.
  *
  * Replay: FC_SEED=<seed> FC_PATH=<path> (printed); FC_NUM_RUNS=<n> runs
- * exactly n runs (the default stops after about 45 s); FC_SHRINK=1 shrinks a
+ * exactly n runs (by default, runs start for about 33 s); FC_SHRINK=1 shrinks a
  * failure (slow: every step is real time); FC_TRANSCRIPT=1 prints what Redis
  * ran (MONITOR) for the failing run's lock.
  */
@@ -35,10 +35,11 @@ const PROCESSES = 3;
 /**
  * Waiters renew leases of 2 s (so a killed holder frees the lock within 2 s)
  * and have 300 ms to take a lock handed to them. The margin is what the
- * loaded machine may add to any one wait.
+ * loaded machine may add to any one wait; each dead waiter skipped may add
+ * its grace and a little more (a timer's lateness, one attempt).
  */
-const TIMING: Timing = { lease: 2_000, grace: 300, margin: 400 };
-const BUDGET_MS = 45_000;
+const TIMING: Timing = { lease: 2_000, grace: 300, margin: 400, skipSlack: 150 };
+const BUDGET_MS = 33_000;
 
 interface Real {
   readonly world: World;
@@ -185,7 +186,7 @@ async function runOnce(
   const real = { world, log };
   try {
     await fc.asyncModelRun(() => ({ model: {}, real }), cmds);
-    await world.drain(TIMING.lease + 10 * (TIMING.grace + TIMING.margin) + 5_000);
+    await world.drain(TIMING.lease + 15 * (TIMING.grace + TIMING.margin) + 5_000);
     checkStep(real, 'the drain');
     expect(world.overlaps(), 'holds at once, one of them writing').toEqual([]);
     const longest = world.checkWaits();
@@ -251,13 +252,15 @@ async function check(params: fc.Parameters<[Iterable<Command>]>, budgetMs = Infi
 /** Seeds (and paths) that found a bug, replayed as they were found: each is one run. */
 const REGRESSIONS: Array<{ seed: number; path: string; found: string }> = [
   {
-    seed: -511218981,
-    path: '6',
+    seed: -1051959009,
+    path: '4',
     found: "a writer's attempt granted the free lock to a (dead) reader at the head, then failed: readerExpiry is nil in acquire-2.lua's blockedBy()",
   },
   {
     seed: 1220815279,
     path: '36',
+    // The wait past the bound is the phase of the live waiter's hold-long deadline: this replay fails most of the
+    // time, not every time (fair.spec.ts has the deterministic case).
     found: 'two dead waiters one behind the other at the head: the reader behind them waited for its own hold-long deadline, not two graces',
   },
 ];
