@@ -1,8 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import os from 'node:os';
+import path from 'node:path';
 import { startRedisServer, type RedisServerHandle } from '../spec/support/redis-server';
 import { contender as contenderSpec, contenders as allContenders, type ContenderSpec } from './contenders';
 import { describeMachine, packageVersion } from './report/machine';
+import { compareWithPrevious } from './report/compare';
 import type { BenchResults, ClockCheck, ContenderResult, ScenarioResult } from './report/results';
 import { evaluateTargets } from './report/targets';
 import { writeReport } from './report/write';
@@ -26,6 +29,11 @@ export interface BenchOptions {
   /** Contender ids to run (default: all). */
   contenders?: readonly string[];
   timing?: Partial<Timing>;
+  /**
+   * results.json of the run to compare yadl's default mode with. Default:
+   * the one in `outDir` that this run replaces (none: no comparison).
+   */
+  baseline?: string;
   /** Progress output (default: stderr). */
   write?: (text: string) => void;
   interactive?: boolean;
@@ -63,6 +71,16 @@ interface Shared {
   timing: Timing;
   progress: Progress;
   runId: string;
+}
+
+/** The previous run's results, or undefined when there is none (or it cannot be read). */
+async function readBaseline(file: string): Promise<BenchResults | undefined> {
+  try {
+    const parsed = JSON.parse(await readFile(file, 'utf8')) as Partial<BenchResults>;
+    return Array.isArray(parsed.scenarios) && parsed.machine !== undefined ? (parsed as BenchResults) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** One scenario: its cluster if it needs one (stopped at the end, also on errors), and its repetitions. */
@@ -194,6 +212,8 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchOutcome
       scenarios: results,
       targets: evaluateTargets(results),
     };
+    const baseline = await readBaseline(options.baseline ?? path.join(options.outDir, 'results.json'));
+    if (baseline !== undefined) outcome.previous = compareWithPrevious(baseline, results);
     const reportPath = await writeReport(options.outDir, outcome);
     return { results: outcome, reportPath };
   } finally {

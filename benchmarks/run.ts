@@ -6,6 +6,8 @@
  *   npm run bench -- --scenarios=s1,s2b   only these scenarios
  *   npm run bench -- --contenders=yadl-lock,raw-notified
  *   npm run bench -- --reps=5 --out=/tmp/bench
+ *   npm run bench -- --baseline=old/results.json   compare yadl's default mode with that run
+ *                                         (default: the results.json this run replaces)
  *
  * REDIS_URL: use that Redis (one you may write to) instead of starting a
  * redis-server on a free loopback port.
@@ -14,7 +16,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runBenchmarks } from './harness';
-import { formatRatio } from './report/format';
+import { formatRatio, formatValue, unitSuffix } from './report/format';
 
 const DEFAULT_OUT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results');
 
@@ -29,6 +31,7 @@ async function main(): Promise<void> {
       contenders: { type: 'string' },
       reps: { type: 'string' },
       out: { type: 'string' },
+      baseline: { type: 'string' },
     },
   });
   const quick = values.quick === true || process.env.BENCH_QUICK === '1';
@@ -44,6 +47,7 @@ async function main(): Promise<void> {
     ...(scenarios === undefined ? {} : { scenarios }),
     ...(contenders === undefined ? {} : { contenders }),
     ...(reps === undefined ? {} : { timing: { reps } }),
+    ...(values.baseline === undefined ? {} : { baseline: values.baseline }),
     interactive: process.stderr.isTTY,
   });
   const lines = results.targets.map((t) => {
@@ -56,7 +60,15 @@ async function main(): Promise<void> {
     const verdict = t.pass === null ? 'n/a ' : t.pass ? 'PASS' : 'MISS';
     return `  ${verdict}  ${t.contender.padEnd(12)} ${t.target}: ${value} (${t.margin})`;
   });
-  console.log(`\nTargets:\n${lines.join('\n')}\n\nReport: ${reportPath} (${Math.round(results.durationS)} s)`);
+  const slower = (results.previous?.rows ?? []).filter((r) => r.verdict === 'slower');
+  const previous =
+    results.previous === undefined
+      ? ''
+      : `\n\nDefault mode against the run of ${results.previous.generatedAt}: ${slower.length} of ${results.previous.rows.length} numbers slower by more than ${Math.round(results.previous.threshold * 100)}%` +
+        slower
+          .map((r) => `\n  slower  ${r.scenario} ${r.contender.padEnd(12)} ${r.label}: ${formatValue(r.before, r.unit)} → ${formatValue(r.after, r.unit)}${unitSuffix(r.unit)}`)
+          .join('');
+  console.log(`\nTargets:\n${lines.join('\n')}${previous}\n\nReport: ${reportPath} (${Math.round(results.durationS)} s)`);
 }
 
 main().then(

@@ -4,12 +4,14 @@
  *   1. contending-processes.ts  several processes, one lock, the promise facade
  *   2. reactive-pipeline.ts     lock$ inside an RxJS pipeline
  *   3. lost-hold.ts             a fixed ttl runs out under the holder
+ *   4. fair-line.ts             a fair line, labels, query() and tracing
  *
  * Redis: REDIS_URL when set, else a private redis-server (redis-for-demo.ts).
  */
 import { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { contendingProcesses } from './contending-processes';
+import { fairLine } from './fair-line';
 import { lostHold } from './lost-hold';
 import { note, since } from './output';
 import { reactivePipeline } from './reactive-pipeline';
@@ -26,13 +28,14 @@ async function main(): Promise<void> {
     const prefix = `yadl-demo-${process.pid}`; // keeps runs on a shared Redis apart
     console.log('yadl demo: distributed locks on Redis, as processes and as observables');
     note(`Redis ${version}: ${server.origin}.`);
-    note('yadl turns on keyspace notifications (notify-keyspace-events Kgx) where CONFIG is allowed.');
+    note('yadl turns on expiry notifications (notify-keyspace-events Kx) where CONFIG is allowed.');
     if (process.env.REDIS_URL) note(`Keys use the prefix '${prefix}'; the fence counters left expire within 10 minutes.`);
     note('Times are milliseconds since the demo started.');
 
     await contendingProcesses(server.url, prefix, redis);
     await reactivePipeline(server.url, prefix, redis);
     await lostHold(server.url, prefix);
+    await fairLine(server.url, prefix);
 
     await redis.del(`${prefix}:counter`);
     await redis.quit();

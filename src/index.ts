@@ -1,6 +1,15 @@
 export { lock$ } from './core/lock';
 export type { Lease } from './core/lease';
-export type { HoldMode, LockMode, LockOptions, RedisSource } from './core/options';
+export type { HoldMode, KeyspaceEvents, LockMode, LockOptions, RedisSource } from './core/options';
+export {
+  ACQUIRE_CHANNEL,
+  LOST_CHANNEL,
+  RELEASE_CHANNEL,
+  type AcquireMessage,
+  type LockKind,
+  type LostMessage,
+  type ReleaseMessage,
+} from './observability/channels';
 export { RedisLock } from './facade/redis-lock';
 export { RedisRLock } from './facade/redis-rlock';
 export { RedisReadLock } from './facade/redis-read-lock';
@@ -15,3 +24,5 @@ export {
   ReplicationError,
   type LockLostReason,
 } from './errors';
+export { query, type QueryOptions } from './admin/query';
+export type { HoldInfo } from './admin/hold-info';

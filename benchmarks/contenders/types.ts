@@ -7,6 +7,8 @@
 export interface Held {
   /** Resolves when the library reports the release done (lock$: at once, it releases in the background). */
   release(): Promise<void>;
+  /** The hold's fencing token, where the library issues one (yadl): the order in which holds were granted. */
+  readonly fence?: number;
 }
 
 export interface LockAdapter {
@@ -44,6 +46,11 @@ export interface AdapterOptions {
    * Only the contenders that scenario lists support it (yadl lock$, raw).
    */
   readonly cluster?: readonly { readonly host: string; readonly port: number }[];
+  /**
+   * yadl fair mode: the `handoffGrace` of every acquisition, in ms (scenario
+   * 9). Absent: yadl's default (2000 ms). Ignored by the other contenders.
+   */
+  readonly handoffGraceMs?: number;
 }
 
 export type Family = 'yadl' | 'peer' | 'floor';
@@ -63,6 +70,8 @@ export interface ContenderSpec {
   readonly inProcess: boolean;
   /** The aggressive-retry row of a peer. */
   readonly aggressive: boolean;
+  /** Waits in a FIFO line across processes (yadl `fair: true`): scenario 3 checks the order it serves in. */
+  readonly fair?: boolean;
   create(options: AdapterOptions): Promise<LockAdapter>;
   /** The Redis key whose PTTL is the end of `name`'s hold (scenario 4). */
   key?(prefix: string, name: string): string;

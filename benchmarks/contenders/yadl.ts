@@ -17,10 +17,19 @@ function redisSource(options: AdapterOptions): NonNullable<LockOptions['redis']>
   return { cluster: options.cluster.map(({ host, port }) => ({ host, port })), options: { redisOptions: { connectionName: options.connectionName } } };
 }
 
+/** yadl's fair line (`fair: true`, with the handoffGrace the scenario asks for), or nothing: the default mode. */
+function lineOptions(options: AdapterOptions, fair: boolean): { fair?: true; handoffGrace?: number } {
+  if (!fair) return {};
+  return { fair: true, ...(options.handoffGraceMs === undefined ? {} : { handoffGrace: options.handoffGraceMs }) };
+}
+
 class Lock$Adapter implements LockAdapter {
   private readonly redis: NonNullable<LockOptions['redis']>;
 
-  constructor(private readonly options: AdapterOptions) {
+  constructor(
+    private readonly options: AdapterOptions,
+    private readonly fair = false,
+  ) {
     this.redis = redisSource(options);
   }
 
@@ -28,10 +37,11 @@ class Lock$Adapter implements LockAdapter {
     return new Promise<Held>((resolve, reject) => {
       // lock$ emits asynchronously, once Redis answered: `subscription` is set by then.
       const subscription: Subscription = lock$(name, this.lockOptions(signal)).subscribe({
-        next: () =>
+        next: (lease) =>
           resolve({
             // lock$ releases on unsubscribe, in the background.
             release: () => Promise.resolve(subscription.unsubscribe()),
+            fence: lease.fence,
           }),
         // After the hold, an error (a lost lease) ends the subscription; the benchmark has nothing to do.
         error: (error: unknown) => reject(error instanceof Error ? error : new Error(String(error))),
@@ -49,7 +59,13 @@ class Lock$Adapter implements LockAdapter {
 
   private lockOptions(signal?: AbortSignal): LockOptions {
     const { prefix, leaseMs } = this.options;
-    return { redis: this.redis, prefix, ...(signal === undefined ? {} : { signal }), ...(leaseMs === undefined ? {} : { lease: leaseMs }) };
+    return {
+      redis: this.redis,
+      prefix,
+      ...(signal === undefined ? {} : { signal }),
+      ...(leaseMs === undefined ? {} : { lease: leaseMs }),
+      ...lineOptions(this.options, this.fair),
+    };
   }
 
   close(): Promise<void> {
@@ -58,7 +74,10 @@ class Lock$Adapter implements LockAdapter {
   }
 }
 
-type LockClass = new (name: string, options: { redis: string; prefix: string; lease?: number }) => RedisLock;
+type LockClass = new (
+  name: string,
+  options: { redis: string; prefix: string; lease?: number; fair?: boolean; handoffGrace?: number },
+) => RedisLock;
 
 class FacadeAdapter implements LockAdapter {
   private readonly redis: string;
@@ -66,6 +85,7 @@ class FacadeAdapter implements LockAdapter {
   constructor(
     private readonly options: AdapterOptions,
     private readonly Lock: LockClass = RedisLock,
+    private readonly fair = false,
   ) {
     this.redis = namedUrl(options.url, options.connectionName);
   }
@@ -73,7 +93,7 @@ class FacadeAdapter implements LockAdapter {
   async acquire(name: string, signal?: AbortSignal): Promise<Held> {
     const lock = this.lock(name);
     if (!(await lock.acquire(signal === undefined ? {} : { signal }))) throw new Error(`RedisLock ${name}: acquire returned false`);
-    return { release: () => lock.release() };
+    return { release: () => lock.release(), ...(lock.fence === undefined ? {} : { fence: lock.fence }) };
   }
 
   /** A RedisLock and its acquire promise: what a promise caller keeps per waiter. */
@@ -87,7 +107,12 @@ class FacadeAdapter implements LockAdapter {
 
   private lock(name: string): RedisLock {
     const { prefix, leaseMs } = this.options;
-    return new this.Lock(name, { redis: this.redis, prefix, ...(leaseMs === undefined ? {} : { lease: leaseMs }) });
+    return new this.Lock(name, {
+      redis: this.redis,
+      prefix,
+      ...(leaseMs === undefined ? {} : { lease: leaseMs }),
+      ...lineOptions(this.options, this.fair),
+    });
   }
 
   close(): Promise<void> {
@@ -96,6 +121,8 @@ class FacadeAdapter implements LockAdapter {
 }
 
 const yadlKey = (prefix: string, name: string): string => lockKeys(prefix, name, 0).state;
+
+const FAIR_GRACE = 'handoffGrace 2000 ms (the default; scenario 9: 500 ms)';
 
 export const yadlContenders: readonly ContenderSpec[] = [
   {
@@ -121,6 +148,32 @@ export const yadlContenders: readonly ContenderSpec[] = [
     inProcess: false,
     aggressive: false,
     create: (options) => Promise.resolve(new FacadeAdapter(options)),
+    key: yadlKey,
+  },
+  {
+    id: 'yadl-lock-fair',
+    label: 'yadl lock$ fair',
+    family: 'yadl',
+    packageName: 'yadl',
+    settings: `lock$(name, { fair: true }): a FIFO line across processes, a release grants the lock to its head; ${FAIR_GRACE}; otherwise as yadl lock$`,
+    polling: false,
+    inProcess: false,
+    aggressive: false,
+    fair: true,
+    create: (options) => Promise.resolve(new Lock$Adapter(options, true)),
+    key: yadlKey,
+  },
+  {
+    id: 'yadl-facade-fair',
+    label: 'yadl RedisLock fair',
+    family: 'yadl',
+    packageName: 'yadl',
+    settings: `new RedisLock(name, { fair: true }); ${FAIR_GRACE}; otherwise as yadl RedisLock`,
+    polling: false,
+    inProcess: false,
+    aggressive: false,
+    fair: true,
+    create: (options) => Promise.resolve(new FacadeAdapter(options, RedisLock, true)),
     key: yadlKey,
   },
   {

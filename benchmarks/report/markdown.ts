@@ -1,6 +1,6 @@
 import type { MetricDef } from '../scenarios/types';
 import { formatMs, formatRatio, formatValue, unitSuffix } from './format';
-import type { BenchResults, ContenderResult, ScenarioResult, TargetResult } from './results';
+import type { BenchResults, ComparisonRow, ContenderResult, ScenarioResult, TargetResult } from './results';
 
 const YADL_FIRST = (a: ContenderResult, b: ContenderResult): number =>
   Number(b.family === 'yadl') - Number(a.family === 'yadl');
@@ -24,7 +24,7 @@ function targetValue(t: TargetResult): string {
   if (t.value === null) return 'n/a';
   if (t.unit.startsWith('×')) return `${formatRatio(t.value)} ${t.unit.slice(1).trim()}`;
   if (t.unit === 'ms') return `${formatMs(t.value)} ms`;
-  if (t.unit === 'connections') return `${Math.round(t.value)} ${t.unit}`;
+  if (t.unit === 'connections' || t.unit === 'waiters out of order') return `${Math.round(t.value)} ${t.unit}`;
   return `${formatValue(t.value, t.unit === 'B' ? 'B' : 'cmd')} ${t.unit}`;
 }
 
@@ -107,6 +107,50 @@ function headlines(results: BenchResults): string {
     : `## Headline ratios\n\nyadl ÷ other on each scenario's main metric (the others at their default settings; where the main metric is itself a ratio, each contender's own):\n\n${lines.join('\n')}`;
 }
 
+const signed = (x: number): string => `${x >= 0 ? '+' : '−'}${Math.abs(x * 100).toFixed(0)}%`;
+
+function comparisonCells(r: ComparisonRow): string[] {
+  const change = r.before !== null && r.after !== null && r.before !== 0 ? signed(r.after / r.before - 1) : 'n/a';
+  const relative =
+    r.reference === null || r.relBefore === null || r.relAfter === null
+      ? 'n/a'
+      : `${formatRatio(r.relBefore)} → ${formatRatio(r.relAfter)} ${r.reference}`;
+  const verdict = r.verdict === 'slower' ? `**slower** (${signed(r.worse ?? 0)})` : r.verdict === 'n/a' ? 'n/a' : `${r.verdict} (${signed(r.worse ?? 0)})`;
+  return [
+    r.scenario,
+    r.contender,
+    `${r.label}${r.better === 'lower' ? ' ↓' : ' ↑'}`,
+    `${formatValue(r.before, r.unit)}${unitSuffix(r.unit)}`,
+    `${formatValue(r.after, r.unit)}${unitSuffix(r.unit)}`,
+    change,
+    relative,
+    verdict,
+  ];
+}
+
+/** yadl's default mode against the previous run: raw numbers, and relative to each scenario's floor (which the machine's load moves too). */
+function previousSection(results: BenchResults): string {
+  const p = results.previous;
+  if (p === undefined) return '';
+  const slower = p.rows.filter((r) => r.verdict === 'slower');
+  const threshold = `${Math.round(p.threshold * 100)}%`;
+  const intro =
+    `This run against the previous one (${p.generatedAt}, ${p.mode}, yadl at ${p.yadlCommit}; load average ` +
+    `${load(p.loadAverage.start)} at its start, this run ${load(results.machine.loadAverage.start)}): every metric with a ` +
+    `direction of yadl's default-mode rows. "vs reference" divides yadl's number by the scenario's floor in the same run ` +
+    `(s1, s5, s8: the raw lock; s2, s2b, s3, s4: the notified raw lock; s7: async-mutex), which a busier machine slows ` +
+    `too; a number is flagged **slower** when that ratio (the raw number where there is none) is worse by more than ${threshold}. ` +
+    `Medians of few repetitions on a shared machine: treat a flag as a reason to measure again, not as a verdict.`;
+  const summary =
+    slower.length === 0
+      ? `No number is slower by more than ${threshold}.`
+      : `${slower.length} of ${p.rows.length} numbers slower by more than ${threshold}: ` +
+        slower.map((r) => `${r.scenario} ${r.contender} ${r.label}`).join('; ') +
+        '.';
+  const header = ['scenario', 'yadl', 'metric', 'before', 'now', 'change', 'vs reference (before → now)', 'verdict'];
+  return [`## Default mode against the previous run`, intro, summary, table(header, p.rows.map(comparisonCells))].join('\n\n');
+}
+
 function scenarioSection(scenario: ScenarioResult, charts: ReadonlyMap<string, string>): string {
   const parts = [`## ${scenario.id}. ${scenario.title}`, scenario.description];
   if (scenario.cluster !== undefined) parts.push(`Redis Cluster: ${scenario.cluster}.`);
@@ -172,7 +216,8 @@ function settingsSection(results: BenchResults): string {
     `idle waiters ${t.idleWaiters} (settle ${t.idleSettleMs} ms, window ${t.idleWindowMs} ms), expiry ${t.expiryNames} names ` +
     `per killed holder (lease ${t.expiryLeaseMs} ms), many names ${t.manyNames} for ${t.manyNamesMs} ms, scale ${t.scaleWaiters} ` +
     `waiters on ${t.scaleNames} names (settle ${t.scaleSettleMs} ms), cluster scale-out ${t.clusterNames} names for ` +
-    `${t.clusterMs} ms on each deployment.`;
+    `${t.clusterMs} ms on each deployment, fair line with a killed head ${t.deadHeadNames} names per run (handoffGrace ` +
+    `${t.handoffGraceMs} ms).`;
   return `${timing}\n\n${runs}`;
 }
 
@@ -187,9 +232,10 @@ export function renderMarkdown(results: BenchResults, charts: ReadonlyMap<string
       (results.scenarios.some((s) => s.cluster !== undefined) ? ' (s8 also against a Redis Cluster started for it)' : '') +
       '; ratios compare numbers from this run only. ' +
       'Raw numbers: [results.json](results.json).',
-    `## Targets (issue 4): ${passed} passed, ${missed} missed`,
+    `## Targets (issue 4, and fair mode): ${passed} passed, ${missed} missed`,
     targetsSection(results),
     headlines(results),
+    previousSection(results),
     '## Machine',
     machineSection(results),
     '## Contenders and settings',

@@ -73,6 +73,36 @@ export interface ClockCheck {
   rttMs: number;
 }
 
+/** One metric of one of yadl's default-mode rows, against the previous run. */
+export interface ComparisonRow {
+  scenario: string;
+  contender: string;
+  metric: string;
+  label: string;
+  unit: string;
+  better: 'lower' | 'higher';
+  before: number | null;
+  after: number | null;
+  /** The contender both were divided by (the same in both runs), or null when it was not measured in both. */
+  reference: string | null;
+  relBefore: number | null;
+  relAfter: number | null;
+  /** How much worse, reference-relative where possible (0.2: 20% worse; negative: better). */
+  worse: number | null;
+  verdict: 'slower' | 'same' | 'faster' | 'n/a';
+}
+
+/** yadl's default mode in this run against the results.json this run replaced (or was told to compare with). */
+export interface PreviousComparison {
+  generatedAt: string;
+  mode: BenchResults['mode'];
+  yadlCommit: string;
+  loadAverage: Machine['loadAverage'];
+  /** A row is 'slower' when worse by more than this fraction. */
+  threshold: number;
+  rows: ComparisonRow[];
+}
+
 export interface BenchResults {
   generatedAt: string;
   mode: 'full' | 'quick' | 'custom';
@@ -83,4 +113,6 @@ export interface BenchResults {
   contenders: { id: string; label: string; family: Family; packageName: string; version: string; settings: string }[];
   scenarios: ScenarioResult[];
   targets: TargetResult[];
+  /** yadl's default mode against the previous run, when there was one. */
+  previous?: PreviousComparison;
 }

@@ -1,6 +1,12 @@
 import type { ContenderResult, ScenarioResult, TargetResult } from './results';
 
 const YADL = ['yadl-lock', 'yadl-facade'] as const;
+/** yadl's fair mode (`fair: true`): the targets of its FIFO line. */
+const FAIR = ['yadl-lock-fair', 'yadl-facade-fair'] as const;
+/** The peer fair mode's commands and throughput are held against, at its defaults. */
+const FAIR_PEER = 'redis-semaphore';
+/** Scenario 9: how much later than the handoffGrace the next waiter may acquire. */
+const DEAD_HEAD_SLACK_MS = 50;
 /** The polling peers at their default settings. */
 const DEFAULT_PEERS = ['redlock', 'sesame', 'redis-semaphore'] as const;
 
@@ -201,6 +207,135 @@ export function evaluateTargets(scenarios: readonly ScenarioResult[]): TargetRes
         }),
       );
     }
+  }
+  targets.push(...fairTargets(scenarios));
+  return targets;
+}
+
+/** Fair mode's targets: commands, throughput and fairness under contention, handoff, idle waiters in order, a dead head. */
+function fairTargets(scenarios: readonly ScenarioResult[]): TargetResult[] {
+  const get = lookupIn(scenarios);
+  const has = (scenario: string, contender: string): boolean =>
+    scenarios.some((s) => s.id === scenario && s.skipped === undefined && s.contenders.some((c) => c.id === contender));
+  const ratio = (a: number | null, b: number | null): number | null => (a !== null && b !== null && b !== 0 ? a / b : null);
+  const targets: TargetResult[] = [];
+
+  for (const fair of FAIR.filter((f) => has('s2', f))) {
+    const peer = has('s2', FAIR_PEER);
+    const cmd = get('s2', fair, 'cmdPerAcq');
+    const peerCmd = get('s2', FAIR_PEER, 'cmdPerAcq');
+    const rate = get('s2', fair, 'acqPerSec');
+    const peerRate = get('s2', FAIR_PEER, 'acqPerSec');
+    if (peer) {
+      targets.push(
+        make({
+          target: `fair, 4 processes contending: Redis commands per acquisition (commandstats) ≤ ${FAIR_PEER}'s at its defaults`,
+          scenario: 's2',
+          contender: fair,
+          value: ratio(cmd, peerCmd),
+          unit: `× ${FAIR_PEER}`,
+          comparison: '<=',
+          limit: 1,
+          detail: `fair ${cmd?.toFixed(2) ?? 'n/a'} vs ${FAIR_PEER} ${peerCmd?.toFixed(2) ?? 'n/a'} commands/acquisition (commands sent: ${get('s2', fair, 'sentPerAcq')?.toFixed(2) ?? 'n/a'} vs ${get('s2', FAIR_PEER, 'sentPerAcq')?.toFixed(2) ?? 'n/a'})`,
+        }),
+        make({
+          target: `fair, 4 processes contending: acquisitions/s ≥ ${FAIR_PEER}'s at its defaults`,
+          scenario: 's2',
+          contender: fair,
+          value: ratio(rate, peerRate),
+          unit: `× ${FAIR_PEER}`,
+          comparison: '>=',
+          limit: 1,
+          detail: `fair ${rate?.toFixed(0) ?? 'n/a'} vs ${FAIR_PEER} ${peerRate?.toFixed(0) ?? 'n/a'} acq/s (${FAIR_PEER} self re-takes ${get('s2', FAIR_PEER, 'selfRetakePct')?.toFixed(1) ?? 'n/a'}%)`,
+        }),
+      );
+    }
+    targets.push(
+      make({
+        target: 'fair, 4 processes contending: fewest ÷ most acquisitions per worker ≥ 0.9',
+        scenario: 's2',
+        contender: fair,
+        value: get('s2', fair, 'fairness'),
+        unit: '× (fewest ÷ most)',
+        comparison: '>=',
+        limit: 0.9,
+        detail: `fewest ${get('s2', fair, 'fairMin') ?? 'n/a'}, most ${get('s2', fair, 'fairMax') ?? 'n/a'} acquisitions of one worker`,
+      }),
+    );
+  }
+
+  for (const fair of FAIR.filter((f) => has('s2b', f))) {
+    if (!has('s2b', 'raw-notified')) continue;
+    const mine = get('s2b', fair, 'handoffP50');
+    const floor = get('s2b', 'raw-notified', 'handoffP50');
+    for (const [limit, what] of [
+      [1, 'target'],
+      [0.8, 'goal'],
+    ] as const) {
+      targets.push(
+        make({
+          target: `fair, ping-pong handoff (${what}): p50 ≤ ${limit.toFixed(1)} × the notified raw lock's`,
+          scenario: 's2b',
+          contender: fair,
+          value: ratio(mine, floor),
+          unit: '× floor',
+          comparison: '<=',
+          limit,
+          detail: `fair ${fmt(mine)} vs floor ${fmt(floor)}; yadl lock$ (not fair) ${fmt(get('s2b', 'yadl-lock', 'handoffP50'))}`,
+        }),
+      );
+    }
+  }
+
+  for (const fair of FAIR.filter((f) => has('s3', f))) {
+    targets.push(
+      make({
+        target: 'fair, 50 idle waiters in 3 processes: < 1 Redis command/s while the lock is held',
+        scenario: 's3',
+        contender: fair,
+        value: get('s3', fair, 'cmdPerSec'),
+        unit: 'cmd/s',
+        comparison: '<',
+        limit: 1,
+        detail: `INFO commandstats; commands sent by the clients: ${get('s3', fair, 'sentPerSec')?.toFixed(2) ?? 'n/a'}/s`,
+      }),
+      make({
+        target: 'fair, 50 idle waiters in 3 processes: all served in arrival order',
+        scenario: 's3',
+        contender: fair,
+        value: get('s3', fair, 'outOfOrder'),
+        unit: 'waiters out of order',
+        comparison: '<=',
+        limit: 0,
+        detail: 'waiters started one at a time, round-robin over the processes; served order = fence order',
+      }),
+      make({
+        target: 'fair, 50 idle waiters in 3 processes: the last served < 15 ms after the release',
+        scenario: 's3',
+        contender: fair,
+        value: get('s3', fair, 'allMs'),
+        unit: 'ms',
+        comparison: '<',
+        limit: 15,
+        detail: `release to the 50th acquisition, every handoff to another process; first served after ${fmt(get('s3', fair, 'firstMs'))}`,
+      }),
+    );
+  }
+
+  for (const fair of FAIR.filter((f) => has('s9', f))) {
+    const grace = get('s9', fair, 'graceMs');
+    targets.push(
+      make({
+        target: `fair, head waiter's process killed: the next waiter acquires ≤ handoffGrace + ${DEAD_HEAD_SLACK_MS} ms after the release (every sample)`,
+        scenario: 's9',
+        contender: fair,
+        value: grace === null ? null : get('s9', fair, 'max'),
+        unit: 'ms',
+        comparison: '<=',
+        limit: (grace ?? 0) + DEAD_HEAD_SLACK_MS,
+        detail: `handoffGrace ${fmt(grace)}; p50 ${fmt(get('s9', fair, 'p50'))}, max ${fmt(get('s9', fair, 'max'))}`,
+      }),
+    );
   }
   return targets;
 }

@@ -11,6 +11,8 @@ export interface AdapterArgs {
   readonly leaseMs?: number;
   /** Seed nodes of a Redis Cluster to use instead of `url` (scenario 8). */
   readonly cluster?: readonly { readonly host: string; readonly port: number }[];
+  /** yadl fair mode's handoffGrace (scenario 9). */
+  readonly handoffGraceMs?: number;
 }
 
 export function adapterArgs(context: ScenarioContext, contender: ContenderSpec, rep: number, leaseMs?: number): AdapterArgs {
@@ -29,6 +31,7 @@ export function openAdapter(args: AdapterArgs): Promise<LockAdapter> {
     connectionName: connectionName(args.contender),
     ...(args.leaseMs === undefined ? {} : { leaseMs: args.leaseMs }),
     ...(args.cluster === undefined ? {} : { cluster: args.cluster }),
+    ...(args.handoffGraceMs === undefined ? {} : { handoffGraceMs: args.handoffGraceMs }),
   });
 }
 

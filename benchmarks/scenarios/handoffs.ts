@@ -40,3 +40,33 @@ export function analyzeHandoffs(logs: readonly AcquisitionLog[], until: number):
   });
   return result;
 }
+
+/**
+ * Began waiting this much later than another and still acquired first: an
+ * overtake. Less than that is left alone, as two first attempts may reach
+ * Redis in another order than the processes made them.
+ */
+export const OVERTAKE_SLACK_MS = 1;
+
+/**
+ * Acquisitions (before `until`) that a worker which began waiting more than
+ * OVERTAKE_SLACK_MS later got ahead of: 0 for a first-come-first-served lock.
+ */
+export function overtaken(logs: readonly AcquisitionLog[], until: number): number {
+  const waits: { waitStart: number; acquiredAt: number }[] = [];
+  for (const log of logs) {
+    for (let i = 0; i + LOG_STRIDE - 1 < log.length; i += LOG_STRIDE) {
+      const [waitStart, acquiredAt] = [log[i], log[i + 1]] as [number, number];
+      if (acquiredAt <= until) waits.push({ waitStart, acquiredAt });
+    }
+  }
+  waits.sort((a, b) => a.acquiredAt - b.acquiredAt);
+  let count = 0;
+  // Walking in acquisition order: an acquisition was overtaken if one before it began waiting later than it did.
+  let latestStart = -Infinity;
+  for (const w of waits) {
+    if (latestStart > w.waitStart + OVERTAKE_SLACK_MS) count += 1;
+    latestStart = Math.max(latestStart, w.waitStart);
+  }
+  return count;
+}

@@ -7,6 +7,7 @@ import { readersWriters, readersWritersTasks } from './s6-readers-writers';
 import { scaleScenario, scaleTasks } from './s7-scale';
 import { uncontended, uncontendedTasks } from './s1-uncontended';
 import { clusterScaleOut, clusterTasks } from './s8-cluster';
+import { deadHead, deadHeadTasks } from './s9-dead-head';
 import type { Scenario, Task } from './types';
 
 export const scenarios: readonly Scenario[] = [
@@ -19,6 +20,7 @@ export const scenarios: readonly Scenario[] = [
   readersWriters,
   scaleScenario,
   clusterScaleOut,
+  deadHead,
 ];
 
 /** Everything a worker process can be asked to run. */
@@ -32,6 +34,7 @@ export const tasks: Readonly<Record<string, Task>> = {
   ...readersWritersTasks,
   ...scaleTasks,
   ...clusterTasks,
+  ...deadHeadTasks,
 };
 
 export type { Metrics, MetricDef, Scenario, ScenarioContext, Timing } from './types';

@@ -3,7 +3,7 @@ import { PARENT } from '../support/ipc';
 import { commandDelta } from '../support/redis-admin';
 import { summarize } from '../support/stats';
 import { adapterArgs, commandsSentBy, deadline, mailFrom, openAdapter, place, warmUp, type AdapterArgs } from './common';
-import { analyzeHandoffs, type AcquisitionLog } from './handoffs';
+import { analyzeHandoffs, overtaken, OVERTAKE_SLACK_MS, type AcquisitionLog } from './handoffs';
 import { task, type Scenario, type Task } from './types';
 
 export const WORKERS = 4;
@@ -55,6 +55,12 @@ const loop = task<LoopArgs>(async (args, context): Promise<AcquisitionLog> => {
   }
 });
 
+/** Fewest ÷ most acquisitions of one worker: 1 when all got as many; null when nobody acquired. */
+export function fairness(perWorker: readonly number[]): number | null {
+  const most = Math.max(...perWorker);
+  return perWorker.length === 0 || most <= 0 ? null : Math.min(...perWorker) / most;
+}
+
 export const contendedTasks: Record<string, Task> = { 's2.loop': loop };
 
 export const contended: Scenario = {
@@ -64,7 +70,9 @@ export const contended: Scenario = {
     `${WORKERS} worker processes loop on one name for a fixed time: acquire, hold ${HOLD_MS} ms (busy), release, acquire again at once. ` +
     'A handoff is a release followed by the acquisition of a different worker that was already waiting (timestamps on the ' +
     'shared clock); a worker that takes its own lock again is counted apart (self re-takes). Fairness: fewest and most ' +
-    'acquisitions of one worker. Commands per acquisition: INFO commandstats over the run (including the commands run inside ' +
+    'acquisitions of one worker, and fewest ÷ most (1 = all alike); overtaken: acquisitions that a worker which began ' +
+    `waiting more than ${OVERTAKE_SLACK_MS} ms later got ahead of (0 for first come, first served). ` +
+    'Commands per acquisition: INFO commandstats over the run (including the commands run inside ' +
     'Lua scripts; without INFO), the commands the workers\' ioredis clients wrote, and the Redis server\'s CPU (INFO cpu). ' +
     'Caution: a poller\'s "waiter handoffs" here are only the retries that happened to land just after a release (the ' +
     'rest are self re-takes), so its p50 flatters it; scenario s2b measures every handoff. async-mutex is left out: with ' +
@@ -73,6 +81,8 @@ export const contended: Scenario = {
   contenders: [
     'yadl-lock',
     'yadl-facade',
+    'yadl-lock-fair',
+    'yadl-facade-fair',
     'redlock',
     'redlock-fast',
     'sesame',
@@ -89,6 +99,8 @@ export const contended: Scenario = {
     { key: 'selfRetakePct', label: 'self re-takes', unit: '%' },
     { key: 'fairMin', label: 'fewest/worker', unit: 'count' },
     { key: 'fairMax', label: 'most/worker', unit: 'count' },
+    { key: 'fairness', label: 'fewest ÷ most', unit: '×', better: 'higher' },
+    { key: 'overtakenPct', label: 'overtaken', unit: '%', better: 'lower' },
     { key: 'cmdPerAcq', label: 'Redis cmds/acq (commandstats)', unit: 'cmd', better: 'lower' },
     { key: 'sentPerAcq', label: 'cmds sent/acq', unit: 'cmd', better: 'lower' },
     { key: 'redisCpuUs', label: 'Redis CPU/acq', unit: 'µs', better: 'lower' },
@@ -129,6 +141,8 @@ export const contended: Scenario = {
       selfRetakePct: handoffs.acquisitions > 1 ? (100 * handoffs.selfRetakes) / (handoffs.acquisitions - 1) : null,
       fairMin: Math.min(...handoffs.perWorker),
       fairMax: Math.max(...handoffs.perWorker),
+      fairness: fairness(handoffs.perWorker),
+      overtakenPct: handoffs.acquisitions > 0 ? (100 * overtaken(logs, endAt)) / handoffs.acquisitions : null,
       cmdPerAcq: allAcquisitions > 0 ? commands / allAcquisitions : null,
       sentPerAcq: allAcquisitions > 0 ? sent / allAcquisitions : null,
       redisCpuUs: allAcquisitions > 0 ? redisCpuUs / allAcquisitions : null,

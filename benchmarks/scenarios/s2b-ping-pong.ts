@@ -85,6 +85,8 @@ export const pingPongScenario: Scenario = {
   contenders: [
     'yadl-lock',
     'yadl-facade',
+    'yadl-lock-fair',
+    'yadl-facade-fair',
     'redlock',
     'redlock-fast',
     'sesame',

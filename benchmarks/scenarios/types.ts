@@ -52,6 +52,10 @@ export interface Timing {
   readonly clusterNames: number;
   /** Scenario 8: timed run on each deployment (1 server, then the cluster, or the other way round). */
   readonly clusterMs: number;
+  /** Scenario 9: names whose fair line loses its head, per run. */
+  readonly deadHeadNames: number;
+  /** Scenario 9: yadl fair mode's handoffGrace for every acquisition. */
+  readonly handoffGraceMs: number;
 }
 
 export const FULL_TIMING: Timing = {
@@ -73,6 +77,8 @@ export const FULL_TIMING: Timing = {
   scaleSettleMs: 500,
   clusterNames: 1000,
   clusterMs: 2000,
+  deadHeadNames: 5,
+  handoffGraceMs: 500,
 };
 
 export const QUICK_TIMING: Timing = {
@@ -86,6 +92,7 @@ export const QUICK_TIMING: Timing = {
   manyNamesMs: 1000,
   readersWritersMs: 1000,
   clusterMs: 1000,
+  deadHeadNames: 3,
 };
 
 export interface ScenarioContext {

@@ -3,8 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { renderMarkdown } from '../../benchmarks/report/markdown';
 import type { BenchResults, ContenderResult, ScenarioResult } from '../../benchmarks/report/results';
 import { barChartSvg } from '../../benchmarks/report/svg';
+import { compareWithPrevious, worsening } from '../../benchmarks/report/compare';
 import { evaluateTargets, margin } from '../../benchmarks/report/targets';
-import { analyzeHandoffs } from '../../benchmarks/scenarios/handoffs';
+import { analyzeHandoffs, overtaken } from '../../benchmarks/scenarios/handoffs';
+import { contended, fairness } from '../../benchmarks/scenarios/s2-contended';
+import { servedOutOfOrder } from '../../benchmarks/scenarios/s3-idle-waiters';
 import { clusterScaleOut } from '../../benchmarks/scenarios/s8-cluster';
 import { QUICK_TIMING } from '../../benchmarks/scenarios/types';
 import { Mailbox, PARENT } from '../../benchmarks/support/ipc';
@@ -28,6 +31,40 @@ describe('analyzeHandoffs', () => {
     const handoffs = analyzeHandoffs([[0, 1, 2], [3, 4, 5]], 100);
     expect(handoffs.delays).toEqual([]);
     expect(handoffs.freeGrabs).toBe(1);
+  });
+});
+
+describe('fairness and order', () => {
+  it('divides the fewest acquisitions of one worker by the most', () => {
+    expect(fairness([9, 10, 10, 9])).toBeCloseTo(0.9);
+    expect(fairness([0, 0])).toBeNull();
+    expect(fairness([])).toBeNull();
+  });
+
+  it('counts an acquisition as overtaken when a worker that began waiting more than 1 ms later got the lock first', () => {
+    // [waitStart, acquiredAt, releasedAt]: worker 1 waits from 0, worker 2 from 5, yet worker 2 acquires first.
+    expect(overtaken([[0, 1, 2], [0, 10, 11], [5, 6, 7]], 100)).toBe(1);
+    // Within the slack (0.5 ms apart): the first attempts may have reached Redis in either order.
+    expect(overtaken([[0, 1, 2], [0, 10, 11], [0.5, 6, 7]], 100)).toBe(0);
+    // First come, first served.
+    expect(overtaken([[0, 1, 2], [1, 3, 4], [2, 5, 6]], 100)).toBe(0);
+    // Acquisitions after `until` are left out.
+    expect(overtaken([[0, 1, 2], [0, 200, 201], [5, 6, 7]], 100)).toBe(0);
+  });
+
+  it('counts the waiters served (in fence order, else acquisition order) at another place than their arrival', () => {
+    const turn = (arrival: number, fence: number | null, acquiredAt = fence ?? 0): { arrival: number; fence: number | null; acquiredAt: number } => ({
+      arrival,
+      fence,
+      acquiredAt,
+    });
+    expect(servedOutOfOrder([turn(0, 10), turn(1, 11), turn(2, 12)])).toBe(0);
+    // 1 and 2 swapped: both are out of place.
+    expect(servedOutOfOrder([turn(0, 10), turn(1, 12), turn(2, 11)])).toBe(2);
+    // Fences decide, not the clocks of the processes.
+    expect(servedOutOfOrder([turn(0, 10, 5), turn(1, 11, 4)])).toBe(0);
+    // Without fences: acquisition times.
+    expect(servedOutOfOrder([turn(0, null, 5), turn(1, null, 4)])).toBe(2);
   });
 });
 
@@ -88,6 +125,68 @@ describe('targets', () => {
     expect(target?.pass).toBeNull();
     expect(margin(null, '<=', 10)).toBe('not measured');
     expect(margin(12, '>=', 10)).toBe('20% above the minimum');
+  });
+});
+
+describe('fair mode targets', () => {
+  it('holds fair mode to redis-semaphore, the notified floor, the idle-waiter limits and handoffGrace + 50 ms', () => {
+    const targets = evaluateTargets([
+      scenario('s2', {
+        'yadl-lock-fair': { cmdPerAcq: 40, sentPerAcq: 4, acqPerSec: 1200, fairness: 0.95, fairMin: 95, fairMax: 100 },
+        'redis-semaphore': { cmdPerAcq: 4, sentPerAcq: 2, acqPerSec: 2000, selfRetakePct: 90 },
+      }),
+      scenario('s2b', { 'yadl-lock-fair': { handoffP50: 0.5 }, 'raw-notified': { handoffP50: 0.55 } }),
+      scenario('s3', { 'yadl-facade-fair': { cmdPerSec: 0, sentPerSec: 0, outOfOrder: 0, allMs: 16, firstMs: 1 } }),
+      scenario('s9', { 'yadl-lock-fair': { p50: 520, max: 560, graceMs: 500 } }),
+    ]);
+    const find = (scenarioId: string, words: string): (typeof targets)[number] | undefined =>
+      targets.find((t) => t.scenario === scenarioId && t.target.includes(words));
+    expect(find('s2', 'commands per acquisition')).toMatchObject({ value: 10, pass: false });
+    expect(find('s2', 'acquisitions/s')).toMatchObject({ value: 0.6, pass: false });
+    expect(find('s2', 'fewest')).toMatchObject({ value: 0.95, pass: true });
+    const handoff = targets.filter((t) => t.scenario === 's2b');
+    expect(handoff.map((t) => [t.limit, t.pass])).toEqual([
+      [1, true],
+      [0.8, false],
+    ]);
+    expect(find('s3', 'command/s')?.pass).toBe(true);
+    expect(find('s3', 'arrival order')).toMatchObject({ value: 0, limit: 0, pass: true });
+    expect(find('s3', '15 ms')).toMatchObject({ value: 16, pass: false });
+    expect(find('s9', 'handoffGrace')).toMatchObject({ value: 560, limit: 550, pass: false });
+    // The default mode's targets are not applied to the fair rows.
+    expect(targets.some((t) => t.contender.endsWith('-fair') && !t.target.startsWith('fair'))).toBe(false);
+  });
+});
+
+describe('compareWithPrevious', () => {
+  it('judges the default mode relative to the floor of each run, so that a busier machine is not a regression', () => {
+    const withMetrics = (s: ScenarioResult): ScenarioResult => ({ ...s, metrics: contended.metrics });
+    const before = withMetrics(
+      scenario('s2', { 'yadl-lock': { acqPerSec: 1000, handoffP50: 0.5 }, 'raw-notified': { acqPerSec: 1000, handoffP50: 0.4 } }),
+    );
+    // Everything twice as slow, but yadl's handoff 3x as slow as before.
+    const after = withMetrics(
+      scenario('s2', {
+        'yadl-lock': { acqPerSec: 500, handoffP50: 1.5 },
+        'yadl-lock-fair': { acqPerSec: 100 },
+        'raw-notified': { acqPerSec: 500, handoffP50: 0.8 },
+      }),
+    );
+    const previous = {
+      generatedAt: 'then',
+      mode: 'full',
+      machine: { yadlCommit: 'abc', loadAverage: { start: [1, 1, 1], end: [1, 1, 1] } },
+      scenarios: [before],
+    } as unknown as BenchResults;
+    const comparison = compareWithPrevious(previous, [after]);
+    const row = (metric: string): (typeof comparison.rows)[number] | undefined => comparison.rows.find((r) => r.metric === metric);
+    expect(comparison.rows.every((r) => r.contender === 'yadl-lock')).toBe(true);
+    expect(row('acqPerSec')).toMatchObject({ before: 1000, after: 500, reference: 'raw-notified', verdict: 'same' });
+    expect(row('handoffP50')?.verdict).toBe('slower');
+    expect(row('handoffP50')?.worse).toBeCloseTo(0.5);
+    expect(worsening(2, 1, 'higher')).toBeCloseTo(1);
+    expect(worsening(1, 2, 'lower')).toBeCloseTo(1);
+    expect(worsening(0, 2, 'lower')).toBeNull();
   });
 });
 

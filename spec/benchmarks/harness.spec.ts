@@ -26,7 +26,7 @@ describe('benchmark harness', () => {
         // Its own redis-server when it can (as `npm run bench` does), else the tests' Redis.
         ...(redisServerAvailable() ? {} : { redisUrl: inject('redisUrl') }),
         scenarios: ['s1', 's2b'],
-        contenders: ['yadl-lock', 'raw', 'raw-notified'],
+        contenders: ['yadl-lock', 'yadl-lock-fair', 'raw', 'raw-notified'],
         timing: { uncontendedMs: 300, pingPongMs: 600 },
         write: (text) => {
           progress += text;
@@ -38,7 +38,7 @@ describe('benchmark harness', () => {
       expect(s1?.id).toBe('s1');
       expect(s2b?.id).toBe('s2b');
       expect(s1?.contenders.map((c) => c.id).sort()).toEqual(['raw', 'yadl-lock']);
-      expect(s2b?.contenders.map((c) => c.id).sort()).toEqual(['raw-notified', 'yadl-lock']);
+      expect(s2b?.contenders.map((c) => c.id).sort()).toEqual(['raw-notified', 'yadl-lock', 'yadl-lock-fair']);
       for (const scenario of [s1, s2b]) {
         for (const row of scenario?.contenders ?? []) expect(row.reps).toEqual([expect.not.objectContaining({ error: expect.anything() })]);
       }
@@ -49,7 +49,7 @@ describe('benchmark harness', () => {
         expect(p50).toBeGreaterThan(0);
         expect(p50).toBeLessThanOrEqual(metric(s1, contender, 'p99') ?? Number.NaN);
       }
-      for (const contender of ['yadl-lock', 'raw-notified']) {
+      for (const contender of ['yadl-lock', 'yadl-lock-fair', 'raw-notified']) {
         expect(metric(s2b, contender, 'handoffs')).toBeGreaterThan(0);
         // A handoff takes time, but far less than the 600 ms the run lasts.
         expect(metric(s2b, contender, 'handoffP50')).toBeGreaterThan(0);
@@ -59,6 +59,7 @@ describe('benchmark harness', () => {
       const evaluated = results.targets.map((t) => `${t.scenario} ${t.contender}`);
       expect(evaluated).toContain('s1 yadl-lock');
       expect(evaluated).toContain('s2b yadl-lock');
+      expect(evaluated).toContain('s2b yadl-lock-fair');
       for (const target of results.targets.filter((t) => t.scenario === 's1' || t.target.includes('notified raw lock'))) {
         expect(Number.isFinite(target.value)).toBe(true);
         expect(typeof target.pass).toBe('boolean');
@@ -78,6 +79,33 @@ describe('benchmark harness', () => {
 
       expect(progress).toContain('s2b');
       expect(progress).toMatch(/yadl lock\$\s+rep 1\/1/);
+    } finally {
+      await rm(outDir, { recursive: true, force: true });
+    }
+  }, 90_000);
+
+  it("measures a fair line whose head's process is killed: the next waiter acquires once the grant's handoffGrace is over", async () => {
+    const outDir = await mkdtemp(path.join(os.tmpdir(), 'yadl-bench-smoke-'));
+    try {
+      const { results } = await runBenchmarks({
+        quick: true,
+        outDir,
+        ...(redisServerAvailable() ? {} : { redisUrl: inject('redisUrl') }),
+        scenarios: ['s9'],
+        contenders: ['yadl-lock-fair'],
+        timing: { deadHeadNames: 2, handoffGraceMs: 300 },
+        write: () => undefined,
+      });
+      const [s9] = results.scenarios;
+      expect(s9?.contenders[0]?.reps).toEqual([expect.not.objectContaining({ error: expect.anything() })]);
+      expect(metric(s9, 'yadl-lock-fair', 'samples')).toBe(2);
+      expect(metric(s9, 'yadl-lock-fair', 'graceMs')).toBe(300);
+      // The grant to the dead head holds the lock for its grace: nobody acquires sooner.
+      expect(metric(s9, 'yadl-lock-fair', 'p50')).toBeGreaterThanOrEqual(295);
+      expect(metric(s9, 'yadl-lock-fair', 'max')).toBeLessThan(5_000);
+      const target = results.targets.find((t) => t.scenario === 's9');
+      expect(target?.limit).toBe(350);
+      expect(typeof target?.pass).toBe('boolean');
     } finally {
       await rm(outDir, { recursive: true, force: true });
     }

@@ -14,6 +14,8 @@ import { startRedisServer, type RedisServerHandle, type StartRedisServerOptions 
 
 export type FacadeLock = RedisLock | RedisRLock | RedisWriteLock | RedisReadLock;
 export type FacadeLockClass = new (name: string, options?: RedisLockOptions) => FacadeLock;
+/** What the fixture needs of an instance to free it after a failed test: a facade lock, or anything shaped like one. */
+type TrackedLock = Pick<FacadeLock, 'name' | 'fence' | 'release'>;
 
 export interface FacadeFixture {
   readonly redis: ReturnType<typeof useRedis>;
@@ -25,7 +27,7 @@ export interface FacadeFixture {
    * otherwise. (A client rather than the URL: a connection yadl opens from a
    * URL lingers 1 s after use, which every test would wait for.)
    */
-  lock<L extends FacadeLock>(Lock: new (name: string, options?: RedisLockOptions) => L, options?: RedisLockOptions, name?: string): L;
+  lock<L extends TrackedLock>(Lock: new (name: string, options?: RedisLockOptions) => L, options?: RedisLockOptions, name?: string): L;
   /** A redis-server of this test's own; stopped after the test, once yadl has let go of it. */
   privateServer(options?: StartRedisServerOptions): Promise<RedisServerHandle>;
 }
@@ -36,7 +38,7 @@ export function useFacadeFixture(): FacadeFixture {
   let timers = 0;
   let prefix = '';
   let client: Redis | undefined;
-  let locks: FacadeLock[] = [];
+  let locks: TrackedLock[] = [];
   let servers: RedisServerHandle[] = [];
 
   beforeEach(() => {

@@ -190,10 +190,10 @@ describe('writer preference and wake-ups', () => {
       how === 'unsubscribe'
         ? new Promise((resolve) => {
             const subscription = fx.track(lock$('resource', { mode: 'write', prefix: fx.prefix(), redis: fx.client() }).subscribe());
-            setTimeout(() => resolve(subscription.unsubscribe()), 300);
+            setTimeout(() => resolve(subscription.unsubscribe()), 800);
           })
-        : rejection(writer.acquire(how === 'timeout' ? { timeout: 300 } : { signal: controller.signal }));
-    if (how === 'abort') setTimeout(() => controller.abort(new Error('stop')), 300);
+        : rejection(writer.acquire(how === 'timeout' ? { timeout: 800 } : { signal: controller.signal }));
+    if (how === 'abort') setTimeout(() => controller.abort(new Error('stop')), 800); // long enough for the checks below on a loaded machine
     await sleep(50);
     expect((await fx.state()).marks).toHaveLength(1);
     const queuedReader = fx.lock(RedisReadLock);

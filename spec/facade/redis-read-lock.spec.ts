@@ -1,9 +1,13 @@
 /**
+ * RedisReadLock: the conformance suite (spec/facade/conformance/) as a
+ * shared kind, and regression 9.3.
+ *
  * Regression 9.3: one RedisReadLock instance is one owner, like
  * threading.Lock. A second acquire on an instance that holds (or is
  * acquiring) waits until that hold is released, within its own timeout and
  * signal; so two withLock calls on one instance never overlap, and withLock
- * rejects with LockLostError when its hold ended by anything it did not do.
+ * rejects with LockLostError when its hold ended by anything it did not do
+ * (that case, for every class, is in conformance/holding.ts).
  *
  * On the code this was written against, a second lease arriving on the
  * instance dropped (released) the first hold: its signal aborted with a plain
@@ -11,11 +15,14 @@
  * while the first reader's fn still ran.
  */
 import { describe, expect, it } from 'vitest';
-import { LockLostError, RedisLock, RedisReadLock, RedisWriteLock } from '../../src/index';
+import { RedisReadLock, RedisWriteLock } from '../../src/index';
 import { waitFor } from '../core/holding';
-import { settledWithin, sleep, useFacadeFixture, type FacadeLockClass } from './facade-fixture';
+import { conformance, KINDS, localSite, lockFactory } from './conformance';
+import { settledWithin, sleep, useFacadeFixture } from './facade-fixture';
 
 const fx = useFacadeFixture();
+
+conformance(lockFactory(localSite(fx), KINDS.RedisReadLock));
 
 interface Interval {
   who: string;
@@ -89,20 +96,5 @@ describe('RedisReadLock: one instance, one owner', () => {
       // Whatever hold the instance has now (a failed run may have left one), so that only the first failure is told.
       await reader.release().catch(() => undefined);
     }
-  });
-
-  it.each<[string, FacadeLockClass]>([
-    ['RedisReadLock', RedisReadLock],
-    ['RedisLock', RedisLock],
-    ['RedisWriteLock', RedisWriteLock],
-  ])('regression 9.3: %s withLock rejects with LockLostError when the instance is released from elsewhere while fn runs', async (_, Lock) => {
-    const lock = fx.lock(Lock);
-    const result = lock.withLock(async () => {
-      await sleep(300);
-      return 'done';
-    });
-    await waitFor(() => lock.fence !== undefined, 5_000, 'the lock holding');
-    await lock.release();
-    await expect(result).rejects.toBeInstanceOf(LockLostError);
   });
 });

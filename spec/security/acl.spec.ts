@@ -7,7 +7,7 @@
  *   ACL SETUSER locker on >pw ~myapp:* &__keyspace@0__:myapp:* -@all
  *     +evalsha +eval +subscribe +unsubscribe +info
  *     +time +get +set +pexpire +pttl +del +exists
- *     +hget +hmget +hlen +hgetall +hset +hdel +publish
+ *     +hget +hmget +hlen +hgetall +hkeys +hset +hdel +hincrby +publish
  *     [+wait] [+config|get +config|set]
  *
  * evalsha/eval run the scripts (eval once per script after a restart or
@@ -31,7 +31,24 @@ import { channelOf, eventually, sleep, subscribers, useFaultKit, within } from '
 const kit = useFaultKit();
 
 const SCRIPTS = ['evalsha', 'eval'];
-const IN_SCRIPTS = ['time', 'get', 'set', 'pexpire', 'pttl', 'del', 'exists', 'hget', 'hmget', 'hlen', 'hgetall', 'hset', 'hdel', 'publish'];
+const IN_SCRIPTS = [
+  'time',
+  'get',
+  'set',
+  'pexpire',
+  'pttl',
+  'del',
+  'exists',
+  'hget',
+  'hmget',
+  'hlen',
+  'hgetall',
+  'hkeys',
+  'hset',
+  'hdel',
+  'hincrby',
+  'publish',
+];
 const CHANNELS = ['subscribe', 'unsubscribe'];
 const CONNECTION = ['info'];
 export const MINIMAL = [...SCRIPTS, ...IN_SCRIPTS, ...CHANNELS, ...CONNECTION];
@@ -99,6 +116,19 @@ async function scenario(url: string, admin: Redis, checkUnsubscribe: boolean): P
   });
   await step('release({ force: true })', () => facade.release({ force: true }));
   queuedWriter.unsubscribe();
+  // The fair line: a ticket (its number from HINCRBY) and a handoff granted by the release.
+  const fairHolder = take('f', 'write');
+  if (await step('fair holder', () => within(fairHolder.acquired, 4_000, 'fair holder'))) {
+    const fairWaiter = kit.hold(lock$('f', { ...options, fair: true }));
+    await sleep(50);
+    fairHolder.unsubscribe();
+    await prompt('fair handoff', fairWaiter.acquired);
+    fairWaiter.unsubscribe();
+    // Its release leaves only the line's counter: the hash goes (DEL), nothing lingers.
+    await eventually(async () => (await admin.exists('myapp:lock:{f}')) === 0, 1_000, 'the fair lock gone').catch(() =>
+      problems.push('the fair lock was not deleted after its release'),
+    );
+  }
   if (checkUnsubscribe) {
     await sleep(800); // the channel of 'x' lingers 500 ms, then is unsubscribed while 'other' stays
     const left = await subscribers(admin, channelOf('myapp', 'x'));
@@ -154,7 +184,7 @@ describe('a Redis ACL user limited to its prefix, channels and commands', () => 
       const url = await createUser(admin, `without-${missing}`, MINIMAL.filter((c) => c !== missing));
       warn.mockClear();
       broken[missing] = await scenario(url, admin, missing === 'unsubscribe');
-      for (const h of ['x', 'other']) await admin.del(`myapp:lock:{${h}}`);
+      for (const h of ['x', 'other', 'f']) await admin.del(`myapp:lock:{${h}}`);
     }
     console.log(
       `[acl] without each command:\n${Object.entries(broken)

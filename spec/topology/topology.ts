@@ -1,7 +1,10 @@
-/** Helpers shared by the cluster and sentinel specs. */
+/** Helpers shared by the cluster and sentinel specs, and the conformance suite's site on them. */
 import calculateSlot from 'cluster-key-slot';
-import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
+import type { Cluster, Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest';
 import { diagnostics } from '../../src/diagnostics';
+import type { RedisSource } from '../../src/index';
+import type { ConformingLock, Site } from '../facade/conformance/factory';
 import { lockKeys } from '../../src/redis/keys';
 import { waitFor, type Holding } from '../core/holding';
 import { activeTimers, expectQuiescent } from '../support/quiescence';
@@ -81,6 +84,8 @@ export interface TopologyHooks {
   readonly holdings: Holding[];
   /** ioredis clients (or clusters) to quit after the test. */
   readonly clients: { quit(): Promise<unknown>; disconnect(): void }[];
+  /** Facade instances: one still holding after the test is freed first, and fails the test once all is closed. */
+  readonly locks: Pick<ConformingLock, 'name' | 'fence' | 'release'>[];
   /** Active timers when the test began, for expectQuiescent. */
   timersBefore(): number;
 }
@@ -93,7 +98,7 @@ export interface TopologyHooks {
 export function useTopology(start: () => Promise<{ stop(): Promise<void> }>): TopologyHooks {
   let handle: { stop(): Promise<void> } | undefined;
   let timers = 0;
-  const hooks: TopologyHooks = { holdings: [], clients: [], timersBefore: () => timers };
+  const hooks: TopologyHooks = { holdings: [], clients: [], locks: [], timersBefore: () => timers };
   beforeAll(async () => {
     handle = await start();
   }, 60_000);
@@ -104,10 +109,49 @@ export function useTopology(start: () => Promise<{ stop(): Promise<void> }>): To
     timers = activeTimers();
   });
   afterEach(async () => {
+    const holding = hooks.locks.splice(0).filter((lock) => lock.fence !== undefined);
+    await Promise.all(holding.map((lock) => lock.release({ force: true }).catch(() => undefined)));
     for (const h of hooks.holdings.splice(0)) h.unsubscribe();
     await waitFor(() => diagnostics.connectionUsers === 0, 5_000, 'every release sent');
     await Promise.all(hooks.clients.splice(0).map((c) => c.quit().catch(() => c.disconnect())));
     await expectQuiescent(timers);
+    expect(holding.map((lock) => lock.name), 'instances still holding at the end of the test').toEqual([]);
   });
   return hooks;
+}
+
+/**
+ * A conformance Site (spec/facade/conformance/factory.ts) on the topology of
+ * the spec file: a prefix and a lock name per test (on a Cluster, the 52
+ * conformance tests' names spread 21/16/15 over the three primaries), one
+ * client per test made by `connect`, closed with every other client by
+ * useTopology.
+ */
+export function topologySite(
+  hooks: TopologyHooks,
+  { where, tag, connect, ownSource }: { where: string; tag: string; connect: () => Redis | Cluster; ownSource: () => RedisSource },
+): Site {
+  let tests = 0;
+  let client: Redis | Cluster | undefined;
+  beforeEach(() => {
+    tests += 1;
+    client = undefined;
+  });
+  const newClient = (): Redis | Cluster => {
+    const made = connect();
+    hooks.clients.push(made);
+    return made;
+  };
+  return {
+    where,
+    lock: (Lock, options, name = `resource-${tests}`) => {
+      const server = ['redis', 'host', 'port', 'password', 'db'].some((key) => options?.[key as keyof typeof options] !== undefined);
+      if (!server) client ??= newClient();
+      const lock = new Lock(name, { prefix: `${tag}${tests}-${process.pid}`, ...(server ? {} : { redis: client }), ...options });
+      hooks.locks.push(lock);
+      return lock;
+    },
+    client: newClient,
+    ownSource,
+  };
 }

@@ -5,6 +5,8 @@ import type { Connection } from '../redis/connection';
 import { openConnection } from '../redis/connection';
 import { isConnectionProblem, isTransient } from '../redis/deadline';
 import type { AcquireReply, HoldTarget, ReleaseReply } from '../redis/hold-kind';
+import { acquireFailed, acquireGranted, acquireLeft, acquireStarted, holdLost, holdReleased, type AcquireContext } from '../observability/channels';
+import { debugAttempt, debugTrouble } from '../observability/debug';
 import { HeldLease, type LeaseHolder } from './held-lease';
 import { HoldKeeper } from './hold-keeper';
 import type { Lease } from './lease';
@@ -60,7 +62,8 @@ export class Acquisition implements QueuedWaiter, LeaseHolder {
   private work!: PendingWork;
   private queue: WaitQueue | undefined;
   private keeper: HoldKeeper | undefined;
-  private readonly leaseSignal: LeaseSignal;
+  /** The held lease's signal: made at the grant, as waiters (thousands of them) never need one. */
+  private leaseSignal: LeaseSignal | undefined;
   private timeoutTimer: NodeJS.Timeout | undefined;
   /** The one release of this token, owner's or clean-up's; later calls get its answer. */
   private releasing: Promise<ReleaseReply> | undefined;
@@ -76,13 +79,17 @@ export class Acquisition implements QueuedWaiter, LeaseHolder {
   private troubleSince: number | undefined;
   /** What that trouble was (a closed connection, a BUSY reply...), for the error that ends the wait. */
   private lastTrouble: unknown;
+  /** This acquisition on the yadl:acquire channel, if anyone listened when it started. */
+  private trace: AcquireContext | undefined;
+  /** For yadl:release and yadl:lost, whoever subscribes while it is held. */
+  private heldFence = 0;
+  private heldSince = 0;
 
   constructor(
     private readonly settings: LockSettings,
     private readonly observer: Observer<Lease>,
   ) {
     this.shared = settings.kind.shared;
-    this.leaseSignal = new LeaseSignal(settings.name);
   }
 
   start(): void {
@@ -95,14 +102,16 @@ export class Acquisition implements QueuedWaiter, LeaseHolder {
     }
     this.connection = openConnection(redis);
     this.target = this.settings.kind.target(this.connection, prefix, name);
-    this.work = new PendingWork(this.connection, redisTimeout, () => this.unavailable());
+    this.work = new PendingWork(this.connection, redisTimeout, this);
     signal?.addEventListener('abort', this.onAbort);
-    if (timeout > 0) this.timeoutTimer = setTimeout(this.timedOut, timerDelay(timeout));
+    if (timeout > 0) this.timeoutTimer = setTimeout(() => this.timedOut(), timerDelay(timeout));
+    this.trace = acquireStarted(this.settings);
     this.state = 'first-attempt';
     void this.firstAttempt();
   }
 
   get signal(): AbortSignal {
+    this.leaseSignal ??= new LeaseSignal(this.settings.name);
     return this.leaseSignal.signal;
   }
 
@@ -114,13 +123,15 @@ export class Acquisition implements QueuedWaiter, LeaseHolder {
       return;
     }
     this.state = 'closed';
+    acquireLeft(this.trace);
     clearTimeout(this.timeoutTimer);
     this.keeper?.stop();
     this.settings.signal?.removeEventListener('abort', this.onAbort);
     this.queue?.leave(this);
     this.queue = undefined;
     if (was === 'held') {
-      this.leaseSignal.released();
+      if (this.lostBy === undefined) holdReleased(this.settings, this.heldFence, this.heldSince);
+      this.leaseSignal?.released();
       // A ttl that ran out frees the lock by itself; a hold Redis says is gone has nothing to release.
       if (this.lostBy !== 'expired' && this.lostBy !== 'gone') void this.release().catch(ignore);
     } else if (was !== 'released') {
@@ -140,8 +151,9 @@ export class Acquisition implements QueuedWaiter, LeaseHolder {
     if (this.releasing !== undefined) return this.releasing;
     if (this.state === 'held') {
       this.state = 'released';
+      holdReleased(this.settings, this.heldFence, this.heldSince);
       this.keeper?.stop();
-      this.leaseSignal.released();
+      this.leaseSignal?.released();
     }
     const { connection, target } = this;
     const localQueue = existingWaitQueue(connection.existingSubscriber, target.channel);
@@ -155,8 +167,9 @@ export class Acquisition implements QueuedWaiter, LeaseHolder {
   forgo(): void {
     if (this.state !== 'held') return;
     this.state = 'released';
+    holdReleased(this.settings, this.heldFence, this.heldSince);
     this.keeper?.stop();
-    this.leaseSignal.released();
+    this.leaseSignal?.released();
     this.releasing = Promise.resolve(1);
   }
 
@@ -186,7 +199,7 @@ export class Acquisition implements QueuedWaiter, LeaseHolder {
       return;
     }
     this.state = 'queued';
-    this.queue = waitQueue(connection.subscriber, target.channel);
+    this.queue = waitQueue(connection.subscriber(this.settings.keyspaceEvents), target.channel);
     this.queue.join(this, marker, outcome.waitMs);
   }
 
@@ -202,6 +215,7 @@ export class Acquisition implements QueuedWaiter, LeaseHolder {
     } catch (error) {
       return this.unanswered(error, sentAt);
     }
+    debugAttempt(this.settings, reply);
     this.troubleSince = undefined;
     this.lastTrouble = undefined;
     if (this.state === 'closed') {
@@ -272,6 +286,7 @@ export class Acquisition implements QueuedWaiter, LeaseHolder {
     }
     this.troubleSince ??= sentAt;
     if (!(error instanceof RedisUnavailableError)) this.lastTrouble = error;
+    debugTrouble(this.settings, 'attempt', error);
     const troubledFor = performance.now() - this.troubleSince;
     if (this.settings.timeout === 0 || troubledFor >= this.settings.redisTimeout || error instanceof RedisUnavailableError) {
       const unavailable = error instanceof RedisUnavailableError ? error : this.unavailable(troubledFor);
@@ -282,7 +297,7 @@ export class Acquisition implements QueuedWaiter, LeaseHolder {
   }
 
   /** The wait is over: a timeout, unless Redis is the one not answering. */
-  private readonly timedOut = (): void => {
+  private timedOut(): void {
     if (this.state !== 'first-attempt' && this.state !== 'queued' && this.state !== 'attempting') return;
     const { name, timeout } = this.settings;
     const status = this.connection.client.status;
@@ -295,9 +310,10 @@ export class Acquisition implements QueuedWaiter, LeaseHolder {
     const inFlight = this.state !== 'queued';
     const unreachable = this.troubleSince !== undefined || (inFlight && down);
     this.fail(unreachable ? this.unavailable(timeout) : new LockTimeoutError(name, timeout));
-  };
+  }
 
-  private unavailable(waited = this.settings.redisTimeout, trouble = this.lastTrouble): RedisUnavailableError {
+  /** The error for Redis out of reach (PendingWork's, past a command's deadline). */
+  unavailable(waited = this.settings.redisTimeout, trouble = this.lastTrouble): RedisUnavailableError {
     return new RedisUnavailableError(this.settings.name, this.connection.server, this.settings.redisTimeout, {
       cause: trouble ?? this.connection.lastError,
       waited: Math.round(waited),
@@ -308,6 +324,10 @@ export class Acquisition implements QueuedWaiter, LeaseHolder {
     const { name, prefix, ttl, mode } = this.settings;
     const { target } = this;
     this.state = 'held';
+    this.leaseSignal = new LeaseSignal(name);
+    acquireGranted(this.trace, fence);
+    this.heldFence = fence;
+    this.heldSince = performance.now();
     this.marked = false;
     this.ticket = undefined;
     this.mayHold = false;
@@ -327,8 +347,9 @@ export class Acquisition implements QueuedWaiter, LeaseHolder {
   private lose(reason: LockLostReason): void {
     if (this.state !== 'held') return;
     this.lostBy = reason;
+    holdLost(this.settings, this.heldFence, reason, this.heldSince);
     const error = new LockLostError(this.settings.name, reason);
-    this.leaseSignal.end(error);
+    this.leaseSignal?.end(error);
     this.fail(error);
   }
 
@@ -341,6 +362,7 @@ export class Acquisition implements QueuedWaiter, LeaseHolder {
   private fail(error: unknown): void {
     const was = this.state;
     if (was === 'closed') return;
+    acquireFailed(this.trace, error);
     this.close();
     if (was === 'held' || was === 'released' || !this.work.busy) {
       this.observer.error(error);

@@ -1,4 +1,5 @@
 import { RedisUnavailableError, type LockLostReason } from '../errors';
+import { debugRenewal, debugTrouble, type DebuggedLock } from '../observability/debug';
 import { isTransient } from '../redis/deadline';
 import type { LockSettings } from './options';
 import { timerDelay } from './timers';
@@ -28,7 +29,8 @@ export class HoldKeeper {
   private stopped = false;
 
   constructor(
-    private readonly settings: Pick<LockSettings, 'ttl' | 'lease'>,
+    /** The lock's name, prefix and mode only name it in NODE_DEBUG lines. */
+    private readonly settings: Pick<LockSettings, 'ttl' | 'lease'> & Partial<DebuggedLock>,
     /** One renewal (holdMs > 0) or check (0): ms left, 0 when the hold is gone. */
     private readonly renewOnce: (holdMs: number) => Promise<number>,
     private readonly lost: (reason: LockLostReason) => void,
@@ -86,12 +88,14 @@ export class HoldKeeper {
       if (this.stopped) return;
       // Redis said something definite (a foreign value took the key): the hold is gone.
       if (!isTransient(error) && !(error instanceof RedisUnavailableError)) return this.end('gone');
+      debugTrouble(this.settings, ttl > 0 ? 'check' : 'renewal', error);
       // Unreachable, or busy for now (BUSY, LOADING...): keep trying until the hold can no longer be vouched for.
       this.planRenewal(Math.max(10, Math.floor(lease / 10)));
       return this.schedule();
     }
     this.renewing = false;
     if (this.stopped) return;
+    debugRenewal(this.settings, ttl === 0, left);
     if (left === 0) return this.end('gone');
     if (ttl === 0) this.holdFrom(sentAt, left);
     this.planRenewal(Math.floor(lease / 3));

@@ -1,8 +1,9 @@
 import type { RedisSource } from '../redis/connection';
 import type { HoldKind } from '../redis/hold-kind';
-import { DEFAULT_HANDOFF_GRACE, lockKind } from '../redis/kinds/lock-kind';
+import { DEFAULT_HANDOFF_GRACE, DEFAULT_LABEL, lockKind } from '../redis/kinds/lock-kind';
+import { KEYSPACE_EVENTS, type KeyspaceEvents } from '../redis/keyspace-events';
 
-export type { RedisSource };
+export type { KeyspaceEvents, RedisSource };
 
 /**
  * `exclusive` (the default) and `write` are the same lock: one holder.
@@ -60,6 +61,19 @@ export interface LockOptions {
    * skipped after it. Default 2000.
    */
   handoffGrace?: number;
+  /**
+   * Who holds, for operators: kept beside the hold in Redis and shown by
+   * `query` and `yadl ls` (at most 256 characters). Default `<hostname>:<pid>`.
+   * Never put a secret here: anyone who can read the key can read it.
+   */
+  label?: string;
+  /**
+   * Whether yadl turns on Redis' expiry notifications for waiters:
+   * `configure` (default: CONFIG SET merges `Kx` into notify-keyspace-events),
+   * `assume` (never runs CONFIG; the server has them on) or `off` (never runs
+   * CONFIG; expiries are noticed at the deadline retry). See README.
+   */
+  keyspaceEvents?: KeyspaceEvents;
 }
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379/0';
@@ -92,6 +106,8 @@ export interface LockSettings {
   readonly replicaTimeout: number;
   readonly fair: boolean;
   readonly handoffGrace: number;
+  readonly label: string;
+  readonly keyspaceEvents: KeyspaceEvents;
 }
 
 const LOCK_OPTION_NAMES = [
@@ -107,6 +123,8 @@ const LOCK_OPTION_NAMES = [
   'replicaTimeout',
   'fair',
   'handoffGrace',
+  'label',
+  'keyspaceEvents',
 ] as const;
 
 /** Validates everything before any Redis I/O, throwing TypeError or RangeError. */
@@ -122,7 +140,8 @@ export function resolveLockOptions(name: unknown, options: unknown): LockSetting
     signal: checkSignal(opts.signal),
     redisTimeout: checkRedisTimeout(opts.redisTimeout),
     ...checkReplication(opts.replicas, opts.replicaTimeout),
-    ...modeAndLine(opts.mode, opts.fair, opts.handoffGrace),
+    ...modeAndLine(opts.mode, opts.fair, opts.handoffGrace, opts.label),
+    keyspaceEvents: checkKeyspaceEvents(opts.keyspaceEvents),
   };
 }
 
@@ -131,13 +150,21 @@ export function modeAndLine(
   mode: unknown,
   fair: unknown,
   handoffGrace: unknown,
-): { mode: HoldMode; fair: boolean; handoffGrace: number; kind: HoldKind } {
-  const line = checkLine(fair, handoffGrace);
+  label: unknown,
+): { mode: HoldMode; fair: boolean; handoffGrace: number; label: string; kind: HoldKind } {
+  const line = checkLine(fair, handoffGrace, label);
   const checked = checkMode(mode);
   return { mode: checked, ...line, kind: lockKind(checked, line) };
 }
 
-export function checkLine(fair: unknown, handoffGrace: unknown): { fair: boolean; handoffGrace: number } {
+/** At most this many characters of label are kept beside a hold. */
+export const MAX_LABEL_LENGTH = 256;
+
+export function checkLine(fair: unknown, handoffGrace: unknown, label: unknown): { fair: boolean; handoffGrace: number; label: string } {
+  if (label !== undefined && typeof label !== 'string') throw new TypeError(`label must be a string, got ${describe(label)}`);
+  if (label !== undefined && label.length > MAX_LABEL_LENGTH) {
+    throw new RangeError(`label must be at most ${MAX_LABEL_LENGTH} characters, got ${label.length}`);
+  }
   if (fair !== undefined && typeof fair !== 'boolean') throw new TypeError(`fair must be a boolean, got ${describe(fair)}`);
   let grace = DEFAULT_HANDOFF_GRACE;
   if (handoffGrace !== undefined) {
@@ -145,7 +172,7 @@ export function checkLine(fair: unknown, handoffGrace: unknown): { fair: boolean
     if (grace < 1) throw new RangeError(`handoffGrace must be at least 1 ms, got ${grace}`);
     checkAtMost(grace, 'handoffGrace');
   }
-  return { fair: fair === true, handoffGrace: grace };
+  return { fair: fair === true, handoffGrace: grace, label: label ?? DEFAULT_LABEL };
 }
 
 export function checkOptionsObject<K extends string>(
@@ -245,6 +272,12 @@ export function checkSignal(signal: unknown): AbortSignal | undefined {
   throw new TypeError(`signal must be an AbortSignal, got ${describe(signal)}`);
 }
 
+export function checkKeyspaceEvents(value: unknown): KeyspaceEvents {
+  if (value === undefined) return 'configure';
+  if ((KEYSPACE_EVENTS as readonly unknown[]).includes(value)) return value as KeyspaceEvents;
+  throw new TypeError(`keyspaceEvents must be 'configure', 'assume' or 'off', got ${describe(value)}`);
+}
+
 function checkMode(mode: unknown): HoldMode {
   if (mode === undefined || mode === 'exclusive' || mode === 'write') return 'write';
   if (mode === 'read') return 'read';
@@ -284,7 +317,8 @@ function closest(key: string, candidates: readonly string[]): string | undefined
   return best;
 }
 
-function editDistance(a: string, b: string): number {
+/** Levenshtein distance, for the 'did you mean' of unknown options (here and in the CLI). */
+export function editDistance(a: string, b: string): number {
   let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
   for (let i = 1; i <= a.length; i++) {
     const current = [i];

@@ -16,15 +16,16 @@ export class PendingWork {
   constructor(
     private readonly connection: Connection,
     private readonly redisTimeout: number,
-    private readonly unavailable: () => Error,
+    /** Whose work it is: its error for a command past its deadline. */
+    private readonly owner: { unavailable(): Error },
   ) {}
 
   /**
-   * Sends one command; past redisTimeout it rejects with `unavailable()` and
+   * Sends one command; past redisTimeout it rejects with the owner's `unavailable()` and
    * stops counting (ioredis may still send it later).
    */
   send<T>(send: () => Promise<T>): Promise<T> {
-    return this.track(this.connection.deadlines.watch(send(), this.redisTimeout, this.unavailable));
+    return this.track(this.connection.deadlines.watch(send(), this.redisTimeout, () => this.owner.unavailable()));
   }
 
   /** Counts `work` as under way until it settles. */

@@ -1,5 +1,6 @@
 import { diagnostics } from '../diagnostics';
 import { RedisUnavailableError } from '../errors';
+import { debugWake } from '../observability/debug';
 import type { Listening, NotificationSource } from '../redis/subscriber';
 import { timerDelay } from './timers';
 
@@ -44,7 +45,7 @@ export interface QueueMarker {
  */
 const WAKING_EVENTS = new Set(['release', 'expired', 'evicted']);
 const RELEASE_WITH_ID = 'release:';
-/** 'grant:<seq>,<seq>...|<next seq>|<graceMs>': a release handed the lock to those tickets (see grant-line.lua). */
+/** 'grant:<seq>,<seq>...|<next seqs>|<graceMs>': a release handed the lock to those tickets (see grant-line.lua). */
 const GRANT = 'grant:';
 /** Places kept alive per attempt, at most: a queue longer than that refreshes the rest as they move up. */
 const MAX_COMPANIONS = 1_000;
@@ -85,7 +86,7 @@ export class WaitQueue {
 
   constructor(
     subscriber: NotificationSource,
-    channel: string,
+    private readonly channel: string,
     private readonly onEmpty: (queue: WaitQueue) => void,
   ) {
     diagnostics.waitQueues += 1;
@@ -94,14 +95,14 @@ export class WaitQueue {
       // Also after a first SUBSCRIBE that Redis refused and the subscriber retried.
       resubscribed: () => {
         this.confirmed = true;
-        this.wake();
+        this.wake('resubscribed');
       },
       // Try at once: if Redis itself is gone, the attempt finds out within redisTimeout.
-      connectionLost: () => this.wake(),
+      connectionLost: () => this.wake('subscriber connection lost'),
     });
     void this.listening.ready.then((ok) => {
       this.confirmed = ok;
-      if (ok) this.wake();
+      if (ok) this.wake('subscribed');
     });
   }
 
@@ -118,7 +119,7 @@ export class WaitQueue {
   join(waiter: QueuedWaiter, marker: QueueMarker | undefined, waitMs: number): void {
     this.waiters.add(waiter);
     this.armDeadline(waitMs);
-    if (this.confirmed && (marker?.queue !== this || marker.wakeups !== this.wakeups)) this.wake();
+    if (this.confirmed && (marker?.queue !== this || marker.wakeups !== this.wakeups)) this.wake('woken during the first attempt');
   }
 
   leave(waiter: QueuedWaiter): void {
@@ -141,8 +142,10 @@ export class WaitQueue {
     answered.then(
       () => {
         if (this.ownReleases.get(releaseId) !== 'sent') return;
+        // A waiter in the fair line hears of its turn by name (a grant): nothing to try here.
+        if (this.first()?.ticket !== undefined) return;
         this.ownReleases.set(releaseId, 'woken');
-        this.wake();
+        this.wake('own release answered');
       },
       () => this.ownReleases.delete(releaseId),
     );
@@ -155,9 +158,9 @@ export class WaitQueue {
       const id = event.slice(RELEASE_WITH_ID.length);
       const own = this.ownReleases.get(id);
       this.ownReleases.delete(id);
-      if (own !== 'woken') this.wake();
+      if (own !== 'woken') this.wake('release');
     } else if (WAKING_EVENTS.has(event)) {
-      this.wake();
+      this.wake(event);
     }
   }
 
@@ -167,9 +170,9 @@ export class WaitQueue {
    * other process sends nothing.
    */
   private onGrant(grant: string): void {
-    const [seqs = '', next = '0', grace = '0'] = grant.split('|');
+    const [seqs = '', next = '', grace = '0'] = grant.split('|');
     const grantedSeqs = new Set(seqs.split(',').map(Number));
-    const nextSeq = Number(next);
+    const nextSeqs = next.split(',').map(Number);
     let mine = false;
     for (const waiter of this.waiters) {
       const seq = waiter.ticket?.seq;
@@ -177,16 +180,19 @@ export class WaitQueue {
       if (grantedSeqs.has(seq)) {
         this.granted.add(waiter);
         mine = true;
-      } else if (seq === nextSeq) {
-        this.armDeadline(Number(grace));
+      } else {
+        // The i-th next in line is due at the head after i graces if everyone before it is gone.
+        const place = nextSeqs.indexOf(seq);
+        if (place >= 0) this.armDeadline((place + 1) * Number(grace));
       }
     }
     // A waiter that came before the line existed has no ticket: it learns of the line on its next attempt.
-    if (mine || this.first()?.ticket === undefined) this.wake();
+    if (mine || this.first()?.ticket === undefined) this.wake('grant');
   }
 
-  private wake(): void {
+  private wake(cause: string): void {
     if (this.disposed) return;
+    debugWake(this.channel, cause);
     this.wakeups += 1;
     if (this.running) {
       this.dirty = true;
@@ -274,7 +280,7 @@ export class WaitQueue {
     this.deadlineAt = at;
     this.deadline = setTimeout(() => {
       this.deadline = undefined;
-      this.wake();
+      this.wake('deadline');
     }, delay);
   }
 

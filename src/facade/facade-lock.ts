@@ -69,8 +69,9 @@ export abstract class FacadeLock {
   readonly name: string;
   protected readonly settings: FacadeSettings;
   private hold: Hold | undefined;
-  /** The acquisition in flight, if any: the instance's turn is taken until it settles. */
-  private inFlight: object | undefined;
+  /** The acquisition in flight, if any (its number): the instance's turn is taken until it settles. */
+  private inFlight: number | undefined;
+  private turns = 0;
   /** Resolves at the next change of turn (an acquisition settled, a hold ended). */
   private turnChanged: { promise: Promise<void>; resolve: () => void } | undefined;
   private waitForever: LockSettings | undefined;
@@ -228,13 +229,9 @@ export abstract class FacadeLock {
   /** `signal` bounds the wait only: once held, the hold ends by release, not by the signal. */
   private subscribe(timeout: number, signal: AbortSignal | undefined): Promise<boolean> {
     const settings = this.lockSettings(timeout);
-    const turn = {};
+    const turn = (this.turns += 1);
     this.inFlight = turn;
-    const settled = (): void => {
-      if (this.inFlight !== turn) return;
-      this.inFlight = undefined;
-      this.passTurn();
-    };
+    const settled = (): void => this.settled(turn);
     return new Promise<boolean>((resolve, reject) => {
       if (signal?.aborted) {
         settled();
@@ -300,6 +297,13 @@ export abstract class FacadeLock {
   private forget(hold: Hold): void {
     if (this.hold !== hold) return;
     this.hold = undefined;
+    this.passTurn();
+  }
+
+  /** The acquisition numbered `turn` settled: the next acquire may go. */
+  private settled(turn: number): void {
+    if (this.inFlight !== turn) return;
+    this.inFlight = undefined;
     this.passTurn();
   }
 

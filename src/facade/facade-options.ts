@@ -1,4 +1,5 @@
 import {
+  checkKeyspaceEvents,
   checkLease,
   checkOptionsObject,
   checkPrefix,
@@ -10,6 +11,7 @@ import {
   checkTtl,
   checkLine,
   describe,
+  type KeyspaceEvents,
   type RedisSource,
 } from '../core/options';
 
@@ -43,6 +45,10 @@ export interface RedisLockOptions {
   fair?: boolean;
   /** ms a fair waiter has to take a lock handed to it before it is skipped. Default 2000. */
   handoffGrace?: number;
+  /** Who holds, for operators (query, `yadl ls`); at most 256 characters. Default `<hostname>:<pid>`. */
+  label?: string;
+  /** `configure` (default), `assume` or `off`: whether yadl runs CONFIG to turn expiry notifications on (see README). */
+  keyspaceEvents?: KeyspaceEvents;
 }
 
 export interface AcquireOptions {
@@ -69,6 +75,8 @@ export interface FacadeSettings {
   readonly replicaTimeout: number;
   readonly fair: boolean;
   readonly handoffGrace: number;
+  readonly label: string;
+  readonly keyspaceEvents: KeyspaceEvents;
 }
 
 const LOCK_OPTIONS = [
@@ -85,6 +93,8 @@ const LOCK_OPTIONS = [
   'replicaTimeout',
   'fair',
   'handoffGrace',
+  'label',
+  'keyspaceEvents',
 ] as const;
 
 export function resolveFacadeOptions(options: unknown): FacadeSettings {
@@ -100,7 +110,8 @@ export function resolveFacadeOptions(options: unknown): FacadeSettings {
     redis: server ? serverUrl(opts.host, opts.port, opts.password, opts.db) : checkRedisSource(opts.redis),
     redisTimeout: checkRedisTimeout(opts.redisTimeout),
     ...checkReplication(opts.replicas, opts.replicaTimeout),
-    ...checkLine(opts.fair, opts.handoffGrace),
+    ...checkLine(opts.fair, opts.handoffGrace, opts.label),
+    keyspaceEvents: checkKeyspaceEvents(opts.keyspaceEvents),
   };
 }
 

@@ -2,7 +2,7 @@ import type { Cluster } from 'ioredis';
 import { Redis } from 'ioredis';
 import calculateSlot from 'cluster-key-slot';
 import { enableKeyspaceEvents } from './keyspace-events';
-import type { ChannelListener, Listening, NotificationSource } from './subscriber';
+import type { ChannelListener, KeyspaceEventsSource, Listening } from './subscriber';
 import { Subscriber } from './subscriber';
 
 const KEYSPACE_CHANNEL = /^__keyspace@\d+__:/;
@@ -31,10 +31,12 @@ interface Route {
  * moves a channel when its slot moves (migration, failover), telling its
  * listeners to retry as after a reconnect.
  */
-export class ClusterSubscriber implements NotificationSource {
+export class ClusterSubscriber implements KeyspaceEventsSource {
   private readonly nodes = new Map<string, Subscriber>();
   private readonly routes = new Set<Route>();
   private refresher: NodeJS.Timeout | undefined;
+  /** A waiter asked for keyspace events: every node a channel is routed to gets them, until nobody listens. */
+  private keyspaceEvents = false;
 
   constructor(private readonly cluster: Cluster) {
     cluster.on('refresh', this.reroute);
@@ -60,13 +62,22 @@ export class ClusterSubscriber implements NotificationSource {
         this.routes.delete(route);
         route.inner?.close();
         route.routed(false);
-        if (this.routes.size === 0) this.stopRefreshing();
+        if (this.routes.size === 0) {
+          this.stopRefreshing();
+          this.keyspaceEvents = false;
+        }
       },
     };
   }
 
+  requestKeyspaceEvents(): void {
+    this.keyspaceEvents = true;
+    for (const node of this.nodes.values()) node.requestKeyspaceEvents();
+  }
+
   close(): void {
     this.stopRefreshing();
+    this.keyspaceEvents = false;
     this.cluster.off('refresh', this.reroute);
     this.cluster.off('ready', this.reroute);
     for (const route of this.routes) route.routed(false);
@@ -122,9 +133,12 @@ export class ClusterSubscriber implements NotificationSource {
         (client) => enableKeyspaceEvents(client),
         // A node that went away: look again at who owns the slots now.
         () => this.refresh(),
+        () => this.cluster.nodes('master').find((n) => `${n.options.host}:${n.options.port}` === address),
       );
       this.nodes.set(address, subscriber);
     }
+    // A node's subscriber forgets the request when its last channel goes; routing to it again renews it.
+    if (this.keyspaceEvents) subscriber.requestKeyspaceEvents();
     return subscriber;
   }
 }

@@ -2,11 +2,11 @@ import { Cluster, Redis, type ClusterNode, type ClusterOptions, type RedisOption
 import { diagnostics } from '../diagnostics';
 import { ClusterSubscriber } from './cluster-subscriber';
 import { CommandWatch } from './command-watch';
-import { enableKeyspaceEvents } from './keyspace-events';
+import { enableKeyspaceEvents, type KeyspaceEvents } from './keyspace-events';
 import { redact } from './redact';
 import { Replication, type ReplicationRequest } from './replication';
 import { setSocketRef } from './socket-ref';
-import { Subscriber, type NotificationSource } from './subscriber';
+import { Subscriber, type KeyspaceEventsSource, type NotificationSource } from './subscriber';
 
 /** How long an idle connection that yadl opened itself stays open for the next lock. */
 export const IDLE_CLOSE_MS = 1_000;
@@ -39,7 +39,7 @@ export class Connection {
   lastError: Error | undefined;
   /** Deadlines (redisTimeout) of the commands sent through this connection. */
   readonly deadlines = new CommandWatch();
-  private notifications: NotificationSource | undefined;
+  private notifications: KeyspaceEventsSource | undefined;
   private replication: Replication | undefined;
   private users = 0;
   private idleTimer: NodeJS.Timeout | undefined;
@@ -92,7 +92,12 @@ export class Connection {
     return this.notifications;
   }
 
-  get subscriber(): NotificationSource {
+  /**
+   * The notification source for a waiter, made on first use. Locks of any
+   * keyspaceEvents setting share it: it runs CONFIG if any waiter that
+   * listens through it asked for 'configure' (see README, "keyspaceEvents").
+   */
+  subscriber(keyspaceEvents: KeyspaceEvents): NotificationSource {
     if (this.notifications === undefined) {
       const client = this.client;
       this.notifications = isCluster(client)
@@ -100,8 +105,11 @@ export class Connection {
         : new Subscriber(
             () => client.duplicate({ autoResubscribe: false, lazyConnect: false, disconnectTimeout: 100 }),
             (subscriber) => enableKeyspaceEvents(subscriber),
+            undefined,
+            () => client,
           );
     }
+    if (keyspaceEvents === 'configure') this.notifications.requestKeyspaceEvents();
     return this.notifications;
   }
 

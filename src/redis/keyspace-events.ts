@@ -1,4 +1,21 @@
 import type { Redis } from 'ioredis';
+import { debugSubscriber } from '../observability/debug';
+
+/**
+ * Whether yadl turns expiry notifications on (see README, "keyspaceEvents"):
+ * - `configure`: the subscriber connection merges `Kx` into
+ *   notify-keyspace-events with CONFIG SET, before it subscribes and after
+ *   every reconnect;
+ * - `assume`: never runs CONFIG; the server is trusted to publish expiries;
+ * - `off`: never runs CONFIG, and counts on no expiry event: a lock freed by
+ *   expiry is noticed at the waiters' deadline retry.
+ * Waiters always keep that deadline retry and always wake on release
+ * messages (which yadl's scripts publish themselves), so `assume` and `off`
+ * send Redis the same commands: `off` says what to expect of the server.
+ */
+export type KeyspaceEvents = 'configure' | 'assume' | 'off';
+
+export const KEYSPACE_EVENTS: readonly KeyspaceEvents[] = ['configure', 'assume', 'off'];
 
 /**
  * K: keyspace channels; x: expired. That is all: yadl's scripts publish the
@@ -19,8 +36,10 @@ export async function enableKeyspaceEvents(client: Redis): Promise<boolean> {
     const current = Array.isArray(reply) && typeof reply[1] === 'string' ? reply[1] : '';
     const merged = mergeFlags(current);
     if (merged !== current) await client.config('SET', 'notify-keyspace-events', merged);
+    debugSubscriber(serverOf(client), `notify-keyspace-events is '${merged}'`);
     return true;
-  } catch {
+  } catch (error) {
+    debugSubscriber(serverOf(client), `CONFIG refused (${error instanceof Error ? error.name : 'error'}): expiries are noticed at deadline retries`);
     return false;
   }
 }
@@ -30,3 +49,8 @@ export function mergeFlags(current: string): string {
   return missing.length === 0 ? current : current + missing.join('');
 }
 
+/** host:port (or the socket path) of a subscriber connection, for debug lines: no credentials. */
+export function serverOf(client: Redis): string {
+  const { host, port, path } = client.options;
+  return path ? `unix:${path}` : `${host ?? '127.0.0.1'}:${port ?? 6379}`;
+}

@@ -1,5 +1,7 @@
 import type { Redis } from 'ioredis';
 import { diagnostics } from '../diagnostics';
+import { debugSubscriber } from '../observability/debug';
+import { serverOf } from './keyspace-events';
 import { setSocketRef } from './socket-ref';
 
 /** What a channel's listener is told. */
@@ -16,6 +18,16 @@ export interface ChannelListener {
 export interface NotificationSource {
   listen(name: string, listener: ChannelListener): Listening;
   close(): void;
+}
+
+/** A notification source that can turn keyspace events on for its server(s). */
+export interface KeyspaceEventsSource extends NotificationSource {
+  /**
+   * A waiter about to listen wants expiry notifications turned on (its
+   * keyspaceEvents is 'configure'): from now on, and at every reconnect,
+   * until nobody listens any more. One such waiter is enough for all.
+   */
+  requestKeyspaceEvents(): void;
 }
 
 export interface Listening {
@@ -48,7 +60,7 @@ const ignore = (): void => undefined;
  * counting listeners per channel, and resubscribes by itself after a
  * reconnect so that it can tell each listener when that is done.
  */
-export class Subscriber implements NotificationSource {
+export class Subscriber implements KeyspaceEventsSource {
   private client: Redis | undefined;
   private readonly channels = new Map<string, Channel>();
   private connectedBefore = false;
@@ -65,16 +77,21 @@ export class Subscriber implements NotificationSource {
   private sent: Promise<unknown> = Promise.resolve();
   private retryTimer: NodeJS.Timeout | undefined;
   private retryDelay = SUBSCRIBE_RETRY_MIN_MS;
+  /** A listener asked for keyspace events; forgotten when the connection is dropped (nobody listens). */
+  private keyspaceEvents = false;
 
   /**
    * `prepare` runs on the subscriber connection itself, before it subscribes,
-   * at every (re)connect: the place to turn keyspace events on for exactly
-   * the server that will send them (a new primary after a failover too).
+   * at every (re)connect once a listener asked for keyspace events: the
+   * place to turn them on for exactly the server that will send them (a new
+   * primary after a failover too).
    */
   constructor(
     private readonly connect: () => Redis,
     private readonly prepare: (client: Redis) => Promise<unknown>,
     private readonly onConnectionLost: () => void = () => undefined,
+    /** A connection to the same server outside subscriber mode (where CONFIG is refused), for a late request. */
+    private readonly commandClient: () => Redis | undefined = () => undefined,
   ) {}
 
   listen(name: string, listener: ChannelListener): Listening {
@@ -106,6 +123,16 @@ export class Subscriber implements NotificationSource {
         if (entry.listeners.size === 0 && this.channels.get(name) === entry) this.scheduleUnsubscribe(name, entry);
       },
     };
+  }
+
+  requestKeyspaceEvents(): void {
+    if (this.keyspaceEvents) return;
+    this.keyspaceEvents = true;
+    if (this.client === undefined) return;
+    // Connected without them, in subscriber mode: turn them on through another connection. Nothing
+    // waits for it: channels already subscribed did without, and the deadline retry covers the gap.
+    const other = this.commandClient();
+    if (other !== undefined) void this.prepare(other).catch(() => undefined);
   }
 
   /** Disconnects now, dropping every channel (used when the connection is closed). */
@@ -145,12 +172,13 @@ export class Subscriber implements NotificationSource {
     diagnostics.ownedClients += 1;
     this.client = client;
     this.connectedBefore = false;
-    this.prepared = this.prepare(client).catch(ignore);
+    this.prepared = this.prepareIfAsked(client);
     client.on('error', () => {
       // Reconnects are ioredis' job; listeners learn through resubscribed().
     });
     client.on('close', () => {
       if (this.client !== client) return;
+      debugSubscriber(serverOf(client), 'connection lost');
       this.onConnectionLost();
       for (const channel of this.channels.values()) {
         for (const listener of channel.listeners) listener.connectionLost();
@@ -165,6 +193,7 @@ export class Subscriber implements NotificationSource {
         this.connectedBefore = true;
         return;
       }
+      debugSubscriber(serverOf(client), `reconnected, resubscribing ${this.channels.size} channels`);
       this.resubscribeAll(client);
     });
     return client;
@@ -175,11 +204,21 @@ export class Subscriber implements NotificationSource {
     if (this.client === undefined) return;
     this.client.disconnect();
     this.client = undefined;
+    this.keyspaceEvents = false;
     diagnostics.ownedClients -= 1;
   }
 
+  /**
+   * Settles once the connection is ready (or failed) and, when asked for,
+   * keyspace events are on. (Un)subscriptions wait for it: ioredis does not
+   * keep an UNSUBSCRIBE behind a SUBSCRIBE queued while it connects.
+   */
+  private prepareIfAsked(client: Redis): Promise<unknown> {
+    return this.keyspaceEvents ? this.prepare(client).catch(ignore) : connected(client);
+  }
+
   private resubscribeAll(client: Redis): void {
-    this.prepared = this.prepare(client).catch(ignore);
+    this.prepared = this.prepareIfAsked(client);
     const channels = [...this.channels.values()];
     if (channels.length > 0) this.subscribe(client, channels, true);
   }
@@ -252,4 +291,20 @@ export class Subscriber implements NotificationSource {
     this.retryTimer = undefined;
     this.retryDelay = SUBSCRIBE_RETRY_MIN_MS;
   }
+}
+
+/** Settles once `client` is ready, or has failed to connect (commands then fail on their own). */
+function connected(client: Redis): Promise<void> {
+  if (client.status === 'ready') return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      client.off('ready', done);
+      client.off('error', done);
+      client.off('end', done);
+      resolve();
+    };
+    client.on('ready', done);
+    client.on('error', done);
+    client.on('end', done);
+  });
 }

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import type { Cluster, Redis } from 'ioredis';
 import { LockError } from '../../errors';
 import { isTransient } from '../deadline';
@@ -12,16 +13,20 @@ export const FENCE_RETENTION_MS = 10 * 60_000;
 /** The read/write lock in its two modes: 'write' takes it exclusively (plain and write locks), 'read' shares it. */
 export type LockKindMode = 'write' | 'read';
 
-/** How a lock is queued for. */
+/** How a lock is queued for, and who holds it. */
 export interface LockLine {
   /** Join the fair line (FIFO across processes) when blocked. */
   readonly fair: boolean;
   /** Ms a hold granted to this waiter by another's release waits for its confirmation. */
   readonly handoffGrace: number;
+  /** Kept beside the hold for operators (query, the CLI); never the token. */
+  readonly label: string;
 }
 
 export const DEFAULT_HANDOFF_GRACE = 2_000;
-const UNFAIR: LockLine = { fair: false, handoffGrace: DEFAULT_HANDOFF_GRACE };
+/** Who holds, when nobody says: this host and process. */
+export const DEFAULT_LABEL = `${hostname()}:${process.pid}`;
+const UNFAIR: LockLine = { fair: false, handoffGrace: DEFAULT_HANDOFF_GRACE, label: DEFAULT_LABEL };
 
 const scripts = {
   acquire: new LuaScript(luaScripts.lock.acquire.lua, luaScripts.lock.acquire.numberOfKeys),
@@ -46,7 +51,7 @@ const unfairKinds: Record<LockKindMode, HoldKind> = { write: kindFor('w', UNFAIR
 
 /** The read/write lock kind in `mode`, waiting in the fair line or not. */
 export function lockKind(mode: LockKindMode, line: LockLine = UNFAIR): HoldKind {
-  if (!line.fair) return unfairKinds[mode];
+  if (!line.fair && line.label === DEFAULT_LABEL) return unfairKinds[mode];
   return kindFor(mode === 'read' ? 'r' : 'w', line);
 }
 
@@ -79,6 +84,7 @@ export class LockTarget implements HoldTarget {
       line.fair ? '1' : '0',
       line.handoffGrace,
       keys.channel,
+      line.label,
       ...companions,
     ];
     const reply = await this.call('acquire', [keys.state, keys.fence], args);

@@ -1,6 +1,7 @@
 --- @include "next-fence"
 --- @include "format-reader"
 --- @include "keep-alive"
+--- @include "set-label"
 --[[
   Hands the lock to the head of the fair line (h.tickets, see read-holders)
   if it can hold now: a writer's ticket alone when nothing holds, the run of
@@ -9,10 +10,12 @@
   attempt makes it a full hold); an owner that never does (a dead process)
   lets it lapse, and the line moves on. Tickets granted leave the line.
 
-  Publishes 'grant:<seq>,<seq>...|<next seq or 0>|<graceMs>' on `channel`:
-  only the processes owning those tickets act on it (the next in line arms a
-  retry at the grace, in case the grantee is gone). Returns the number of
-  grants made.
+  Publishes 'grant:<seq>,<seq>...|<next seqs>|<graceMs>' on `channel`:
+  only the processes owning those tickets act on it. The next few in line
+  (up to 4, comma-separated) arm a retry at 1, 2, 3... graces, in case the
+  grantee and those before them are gone; nh records from when the first of
+  them is due at the head (see skipLapsedHeads in acquire-2.lua). Returns
+  the number of grants made.
 ]]
 local function grantLine(state, fenceKey, h, nowMs, nowUs, retention, channel)
   local line = h.tickets
@@ -39,8 +42,10 @@ local function grantLine(state, fenceKey, h, nowMs, nowUs, retention, channel)
     else
       redis.call('HSET', state, 'r:' .. ticket.token, formatReader(expiry, fenceText))
       h.readers = h.readers + 1
+      if h.readerExpiry == nil or expiry < h.readerExpiry then h.readerExpiry = expiry end
     end
     redis.call('HSET', state, 'g:' .. ticket.token, expiry)
+    setLabel(state, ticket.token, ticket.mode, expiry, nowMs, ticket.label)
     redis.call('HDEL', state, 't:' .. ticket.token)
     h.ticketOf[ticket.token] = nil
     if ticket.grace > longest then longest = ticket.grace end
@@ -50,7 +55,13 @@ local function grantLine(state, fenceKey, h, nowMs, nowUs, retention, channel)
   for i = #granted + 1, #line do rest[#rest + 1] = line[i] end
   h.tickets = rest
   keepAlive(state, longest)
-  local nextSeq = rest[1] and rest[1].seq or 0
-  redis.call('PUBLISH', channel, 'grant:' .. table.concat(seqs, ',') .. '|' .. nextSeq .. '|' .. longest)
+  local nexts = {}
+  for i = 1, math.min(4, #rest) do nexts[i] = rest[i].seq end
+  if rest[1] then
+    redis.call('HSET', state, 'nh', rest[1].seq .. ':' .. string.format('%.0f', nowMs + longest))
+  else
+    redis.call('HDEL', state, 'nh')
+  end
+  redis.call('PUBLISH', channel, 'grant:' .. table.concat(seqs, ',') .. '|' .. table.concat(nexts, ',') .. '|' .. longest)
   return #granted
 end

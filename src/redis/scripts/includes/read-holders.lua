@@ -2,13 +2,21 @@
 --[[
   The layout of a lock's state hash, described here once:
     w  = the writer's owner token      wf = its fence   wx = its expiry
+    wl = '<since>:<label>'             who the writer is (for operators) and
+                                       when its hold began; goes with w
     r:<token> = '<expiry>:<fence>'     one field per reader
     q:<token> = '<expiry>'             a writer waiting for readers to leave
-    t:<token> = '<expiry>:<seq>:<mode>:<graceMs>'
+    t:<token> = '<expiry>:<seq>:<mode>:<graceMs>:<label>'
                                        a ticket in the fair line, mode 'w' or 'r'
     ts = the last ticket number issued
+    nh = '<seq>:<since>'                the ticket expected at the head of a
+                                       free lock from `since` (server ms), once
+                                       the grant ahead of it lapses
     g:<token> = '<expiry>'             a hold granted to a ticket's owner by
                                        another's release, not yet confirmed
+    l:<token> = '<expiry>:<since>:<label>'
+                                       the same for a reader; it lives and
+                                       goes with the reader's hold
   Expiries are server milliseconds.
 
   Compatibility (see README, "Rolling upgrades"): every yadl field name is a
@@ -24,17 +32,17 @@
     h.readers, h.readerExpiry                 live readers, earliest expiry
     h.queued, h.queuedExpiry                  writers waiting on readers, earliest expiry
     h.tickets                                 the fair line: { token, seq, mode, grace,
-                                              expiry }, in ticket order
+                                              label, expiry }, in ticket order
     h.ticketOf[token]                         the same entries by owner
     h.latest                                  the latest expiry of anything live (0: none)
     h.only                                    no field but a live writer's (or none)
 ]]
 local function readHolders(state, nowMs, prune)
   local h = { readers = 0, queued = 0, only = true, latest = 0, tickets = {}, ticketOf = {} }
-  local writer = redis.call('HMGET', state, 'w', 'wf', 'wx')
+  local writer = redis.call('HMGET', state, 'w', 'wf', 'wx', 'wl')
   local writerFields = 0
   if writer[1] then
-    writerFields = 3
+    writerFields = writer[4] and 4 or 3
     local expiry = tonumber(writer[3])
     if expiry == nil or writer[2] == false then
       error('YADLSTATE lock state at ' .. state .. ' was not written by yadl')
@@ -42,7 +50,7 @@ local function readHolders(state, nowMs, prune)
     if expiry > nowMs then
       h.writer, h.writerFence, h.writerExpiry, h.latest = writer[1], writer[2], expiry, expiry
     elseif prune then
-      redis.call('HDEL', state, 'w', 'wf', 'wx')
+      redis.call('HDEL', state, 'w', 'wf', 'wx', 'wl')
     end
   end
   -- Fast path: nothing but a writer (the exclusive lock's only shape).
@@ -56,7 +64,7 @@ local function readHolders(state, nowMs, prune)
     local field, value = fields[i], fields[i + 1]
     local tag = string.match(field, '^(%l%l?):') or string.match(field, '^(%l%l?)$')
     if tag ~= nil then ours = true end
-    if tag == 'r' or tag == 'q' or tag == 't' or tag == 'g' then
+    if tag == 'r' or tag == 'q' or tag == 't' or tag == 'g' or tag == 'l' then
       local expiry, rest = parseExpiring(value)
       if expiry == nil then
         error('YADLSTATE lock state at ' .. state .. ' was not written by yadl')
@@ -72,14 +80,16 @@ local function readHolders(state, nowMs, prune)
           h.queued = h.queued + 1
           if h.queuedExpiry == nil or expiry < h.queuedExpiry then h.queuedExpiry = expiry end
         elseif tag == 't' then
-          local seq, mode, grace = string.match(rest or '', '^(%d+):([rw]):(%d+)$')
+          local seq, mode, grace, label = string.match(rest or '', '^(%d+):([rw]):(%d+):?(.*)$')
           if seq == nil then error('YADLSTATE lock state at ' .. state .. ' was not written by yadl') end
-          local ticket = { token = string.sub(field, 3), seq = tonumber(seq), mode = mode, grace = tonumber(grace), expiry = expiry }
+          local ticket = {
+            token = string.sub(field, 3), seq = tonumber(seq), mode = mode, grace = tonumber(grace), label = label, expiry = expiry
+          }
           h.tickets[#h.tickets + 1] = ticket
           h.ticketOf[ticket.token] = ticket
         end
       end
-    elseif tag ~= nil and tag ~= 'w' and tag ~= 'wf' and tag ~= 'wx' and tag ~= 'ts' then
+    elseif tag ~= nil and tag ~= 'w' and tag ~= 'wf' and tag ~= 'wx' and tag ~= 'wl' and tag ~= 'ts' and tag ~= 'nh' then
       -- A newer version's field: not ours to judge, but it keeps the hash alive.
       local expiry = parseExpiring(value)
       if expiry ~= nil and expiry > h.latest and expiry > nowMs then h.latest = expiry end

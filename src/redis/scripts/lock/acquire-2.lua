@@ -16,8 +16,9 @@
     ARGV[7] handoff grace, ms: how long a hold granted to this token by
             another's release waits for its confirmation
     ARGV[8] keyspace channel of the state, where grants are published
-    ARGV[9..] tokens of other waiters of the same process whose tickets this
-            attempt keeps alive (one command for all of them)
+    ARGV[9] the holder's label ('' for none), kept beside the hold
+    ARGV[10..] tokens of other waiters of the same process whose tickets
+            this attempt keeps alive (one command for all of them)
 
   Output:
     {1, fence, leftMs, 0, 0}
@@ -42,10 +43,13 @@
 --- @include "next-fence"
 --- @include "keep-alive"
 --- @include "grant-line"
+--- @include "format-ticket"
+--- @include "set-label"
+--- @include "extend-hold"
 local nowMs, nowUs = serverTime()
 local state, fenceKey = KEYS[1], KEYS[2]
 local token, mode, hold, retention, waits = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
-local fair, grace, channel = ARGV[6] == '1', tonumber(ARGV[7]), ARGV[8]
+local fair, grace, channel, label = ARGV[6] == '1', tonumber(ARGV[7]), ARGV[8], ARGV[9]
 
 local h = readHolders(state, nowMs, true)
 
@@ -56,13 +60,7 @@ local function holding(fenceText, expiry)
   if redis.call('HDEL', state, 'g:' .. token) == 0 then
     return {1, tonumber(fenceText), expiry - nowMs, 0, 0}
   end
-  if mode == 'r' then
-    redis.call('HSET', state, 'r:' .. token, formatReader(nowMs + hold, fenceText))
-  else
-    redis.call('HSET', state, 'wx', nowMs + hold)
-  end
-  keepAlive(state, hold)
-  redis.call('PEXPIRE', fenceKey, hold + retention)
+  extendHold(state, fenceKey, token, mode, fenceText, nowMs, hold, retention)
   return {1, tonumber(fenceText), hold, 0, 0}
 end
 
@@ -84,6 +82,7 @@ local function take()
     redis.call('HSET', state, 'w', token, 'wf', fenceText, 'wx', nowMs + hold)
     if not h.only then redis.call('HDEL', state, 'q:' .. token) end
   end
+  setLabel(state, token, mode, nowMs + hold, nowMs, label)
   if h.only then
     redis.call('PEXPIRE', state, hold) -- a new hash: this hold is its only one
   else
@@ -125,13 +124,38 @@ end
 -- A ticket lives three holds of its owner and is kept alive by its owner's
 -- process; an owner that dies loses its place within that.
 local ticketLife = 3 * hold
-for i = 9, #ARGV do
+for i = 10, #ARGV do
   local other = h.ticketOf[ARGV[i]]
   if other ~= nil then
     other.expiry = nowMs + ticketLife
-    redis.call('HSET', state, 't:' .. other.token, other.expiry .. ':' .. other.seq .. ':' .. other.mode .. ':' .. other.grace)
+    redis.call('HSET', state, 't:' .. other.token, formatTicket(other))
   end
 end
+
+-- Heads that had their turn at a free lock (a grant's grace after the grant
+-- ahead of them lapsed) and let it pass are dead or gone: skip them, one
+-- grace each, counted from when each was due (nh).
+local function skipLapsedHeads()
+  local nh = redis.call('HGET', state, 'nh')
+  if not nh then return end
+  local seq, since = string.match(nh, '^(%d+):(%d+)$')
+  seq, since = tonumber(seq), tonumber(since)
+  local skipped = false
+  while #h.tickets > 0 and not h.writer do
+    local head = h.tickets[1]
+    if head.seq ~= seq or head.token == token or nowMs < since + head.grace then break end
+    if head.mode == 'w' and h.readers > 0 then break end
+    redis.call('HDEL', state, 't:' .. head.token)
+    h.ticketOf[head.token] = nil
+    table.remove(h.tickets, 1)
+    since = since + head.grace
+    seq = h.tickets[1] and h.tickets[1].seq or 0
+    skipped = true
+  end
+  if not skipped then return end
+  if seq == 0 then redis.call('HDEL', state, 'nh') else redis.call('HSET', state, 'nh', seq .. ':' .. string.format('%.0f', since)) end
+end
+skipLapsedHeads()
 
 local mine = h.ticketOf[token]
 if mine == nil and #h.tickets == 0 and canHold() then return take() end
@@ -141,12 +165,12 @@ if mine == nil then
     local blocker, wait = blockedBy()
     return {0, wait, 0, blocker, 0}
   end
-  mine = { token = token, seq = redis.call('HINCRBY', state, 'ts', 1), mode = mode, grace = grace }
+  mine = { token = token, seq = redis.call('HINCRBY', state, 'ts', 1), mode = mode, grace = grace, label = label }
   h.tickets[#h.tickets + 1] = mine
   h.ticketOf[token] = mine
 end
 mine.expiry = nowMs + ticketLife
-redis.call('HSET', state, 't:' .. token, mine.expiry .. ':' .. mine.seq .. ':' .. mode .. ':' .. grace)
+redis.call('HSET', state, 't:' .. token, formatTicket(mine))
 keepAlive(state, ticketLife)
 
 -- At the head (or in the run of readers at the head): take it if it can hold.
@@ -175,6 +199,7 @@ if atHead and canHold() then
   if mode == 'r' then
     -- The readers in line with it go in too.
     h.readers = h.readers + 1
+    if h.readerExpiry == nil or nowMs + hold < h.readerExpiry then h.readerExpiry = nowMs + hold end
     grantLine(state, fenceKey, h, nowMs, nowUs, retention, channel)
   end
   return taken
@@ -184,17 +209,31 @@ end
 local granted = grantLine(state, fenceKey, h, nowMs, nowUs, retention, channel)
 local blocker, wait = blockedBy()
 local at, run = place(), headRun()
+-- A hold that ends unannounced (its process died) frees the lock at its
+-- expiry: the head is due then, and skipped a grace later if it is gone too.
+if granted == 0 and #h.tickets > 0 and (h.writer or (h.readers > 0 and h.tickets[1].mode == 'r')) then
+  local due = h.writer and h.writerExpiry or h.readerExpiry
+  local nh = redis.call('HGET', state, 'nh')
+  local seq, since = string.match(nh or '', '^(%d+):(%d+)$')
+  if tonumber(seq) ~= h.tickets[1].seq or tonumber(since) < due then
+    redis.call('HSET', state, 'nh', h.tickets[1].seq .. ':' .. string.format('%.0f', due))
+  end
+end
 if at > run then
   blocker = 4
-  -- The first after the head run looks again when the head's turn may have
-  -- passed (a grant's grace, or the holder's expiry, in case both holder
-  -- and head are gone); the rest only keep their place, every hold.
-  if at == run + 1 then
-    if granted > 0 then wait = mine.grace else wait = math.min(wait, hold) end
+  -- The first few after the head run look again when the turns ahead of
+  -- them may have passed (one grace each after a grant, or after the
+  -- holder's expiry, in case holder and heads are gone); the rest only keep
+  -- their place, every hold.
+  local behind = at - run
+  if behind <= 4 then
+    if granted > 0 then wait = behind * mine.grace else wait = math.min(wait + (behind - 1) * mine.grace, hold) end
   else
     wait = hold
   end
 elseif granted > 0 then
   wait = mine.grace -- now at the head, behind a grant its owner may never confirm
+else
+  wait = math.min(wait, hold) -- at the head behind a long hold: keep the place alive meanwhile
 end
 return {0, wait, 1, blocker, mine.seq}

@@ -27,7 +27,7 @@ local h = readHolders(state, nowMs, false)
 
 local holds = {}
 for _, field in ipairs(redis.call('HKEYS', state)) do
-  if field == 'w' or field == 'wf' or field == 'wx' or string.match(field, '^[rqg]:') then holds[#holds + 1] = field end
+  if field == 'w' or field == 'wf' or field == 'wx' or field == 'wl' or string.match(field, '^[rqgl]:') then holds[#holds + 1] = field end
 end
 if #holds > 0 then redis.call('HDEL', state, unpack(holds)) end
 local left = tidy(state, nowMs)

@@ -30,13 +30,13 @@ local released = false
 if mode == 'r' then
   local own = redis.call('HGET', state, 'r:' .. token)
   if own and parseExpiring(own) > nowMs then
-    redis.call('HDEL', state, 'r:' .. token, 'g:' .. token)
+    redis.call('HDEL', state, 'r:' .. token, 'g:' .. token, 'l:' .. token)
     released = true
   end
 else
   local holder = redis.call('HMGET', state, 'w', 'wx')
   if holder[1] == token and tonumber(holder[2]) > nowMs then
-    redis.call('HDEL', state, 'w', 'wf', 'wx', 'g:' .. token)
+    redis.call('HDEL', state, 'w', 'wf', 'wx', 'wl', 'g:' .. token)
     released = true
   end
 end

@@ -14,8 +14,7 @@
 ]]
 --- @include "server-time"
 --- @include "parse-expiring"
---- @include "format-reader"
---- @include "keep-alive"
+--- @include "extend-hold"
 local nowMs = serverTime()
 local state, fenceKey = KEYS[1], KEYS[2]
 local token, mode, hold, retention = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -33,11 +32,5 @@ end
 if expiry == nil or expiry <= nowMs then return 0 end
 if hold == 0 then return expiry - nowMs end
 
-if mode == 'r' then
-  redis.call('HSET', state, 'r:' .. token, formatReader(nowMs + hold, fenceText))
-else
-  redis.call('HSET', state, 'wx', nowMs + hold)
-end
-keepAlive(state, hold)
-redis.call('PEXPIRE', fenceKey, hold + retention)
+extendHold(state, fenceKey, token, mode, fenceText, nowMs, hold, retention)
 return hold

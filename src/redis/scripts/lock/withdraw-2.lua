@@ -25,8 +25,8 @@ local token, channel, releaseId, retention = ARGV[1], ARGV[2], ARGV[3], tonumber
 local removed = redis.call('HDEL', state, 'q:' .. token, 't:' .. token)
 if redis.call('HDEL', state, 'g:' .. token) == 1 then
   -- Granted while it was giving up: the hold is not its to keep.
-  if redis.call('HGET', state, 'w') == token then redis.call('HDEL', state, 'w', 'wf', 'wx') end
-  redis.call('HDEL', state, 'r:' .. token)
+  if redis.call('HGET', state, 'w') == token then redis.call('HDEL', state, 'w', 'wf', 'wx', 'wl') end
+  redis.call('HDEL', state, 'r:' .. token, 'l:' .. token)
   removed = removed + 1
 end
 if removed == 0 then return 0 end
