@@ -50,8 +50,8 @@ export interface FirstAttempt {
  * and which it lets hold (a take: a writer's w with a new fence, or a
  * reader's r: with a new fence; grants included). Every take must leave no
  * live ticket ahead of its own behind (readers granted together are taken
- * in the same script); a script may remove only its own token's ticket or
- * expired ones.
+ * in the same script); a script may remove only its own token's ticket,
+ * expired ones, and heads it skips (from the front of the line).
  */
 export class ServerLog {
   readonly violations: string[] = [];
@@ -267,10 +267,18 @@ export class ServerLog {
     const before = run.before ?? new Map<string, TicketState>();
     if (nowMs === undefined) return;
     const surelyLive = [...before].filter(([, t]) => t.expiry > nowMs + CLOCK_TOLERANCE_MS);
-    for (const token of run.removed) {
-      const ticket = before.get(token);
-      if (token !== run.token && !run.takes.includes(token) && ticket !== undefined && ticket.expiry > nowMs + CLOCK_TOLERANCE_MS) {
-        this.violations.push(`script #${run.order} (${this.nameOf(run.source) ?? run.source}) removed the live ticket ${ticket.seq} of ${token} on ${key}`);
+    // Another's live ticket goes only as a skip of heads that let their turn pass: from the front of the line.
+    const byLine = [...before].filter(([, t]) => t.expiry > nowMs - CLOCK_TOLERANCE_MS).sort(([, a], [, b]) => a.seq - b.seq);
+    const skipped = run.removed.filter((token) => token !== run.token && !run.takes.includes(token) && before.has(token));
+    for (const token of skipped) {
+      const ticket = before.get(token) as TicketState;
+      const front = byLine.slice(0, skipped.length).some(([t]) => t === token);
+      if (!front && ticket.expiry > nowMs + CLOCK_TOLERANCE_MS) {
+        const line = byLine.map(([t, x]) => `${x.seq}:${t.slice(0, 6)}`).join(' ');
+        this.violations.push(
+          `script #${run.order} (${this.nameOf(run.source) ?? run.source}) removed the live ticket ${ticket.seq} of ${token.slice(0, 6)}, ` +
+            `not at the front of the line on ${key}: ${line}`,
+        );
       }
     }
     for (const taker of run.takes) {

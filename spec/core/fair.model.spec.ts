@@ -10,7 +10,8 @@
  *
  * After every command, the server's record (MONITOR, replayed by
  * ServerLog) shows every take and grant going to the head of the live
- * line, and nothing removing a live ticket but its owner. After each run
+ * line, and live tickets removed only by their owners or as skipped heads
+ * (from the front of the line). After each run
  * (every live waiter served or gone), on CLOCK_MONOTONIC: no two holders at
  * once, nor a writer with readers; each waiter served through the line got
  * the lock within a margin of the moment it could, plus a grace and margin
