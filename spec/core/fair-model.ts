@@ -50,8 +50,8 @@ export interface FirstAttempt {
  * and which it lets hold (a take: a writer's w with a new fence, or a
  * reader's r: with a new fence; grants included). Every take must leave no
  * live ticket ahead of its own behind (readers granted together are taken
- * in the same script); a script may remove only its own token's ticket or
- * expired ones.
+ * in the same script); a script may remove only its own token's ticket,
+ * expired ones, and heads it skips (from the front of the line).
  */
 export class ServerLog {
   readonly violations: string[] = [];
@@ -267,10 +267,18 @@ export class ServerLog {
     const before = run.before ?? new Map<string, TicketState>();
     if (nowMs === undefined) return;
     const surelyLive = [...before].filter(([, t]) => t.expiry > nowMs + CLOCK_TOLERANCE_MS);
-    for (const token of run.removed) {
-      const ticket = before.get(token);
-      if (token !== run.token && !run.takes.includes(token) && ticket !== undefined && ticket.expiry > nowMs + CLOCK_TOLERANCE_MS) {
-        this.violations.push(`script #${run.order} (${this.nameOf(run.source) ?? run.source}) removed the live ticket ${ticket.seq} of ${token} on ${key}`);
+    // Another's live ticket goes only as a skip of heads that let their turn pass: from the front of the line.
+    const byLine = [...before].filter(([, t]) => t.expiry > nowMs - CLOCK_TOLERANCE_MS).sort(([, a], [, b]) => a.seq - b.seq);
+    const skipped = run.removed.filter((token) => token !== run.token && !run.takes.includes(token) && before.has(token));
+    for (const token of skipped) {
+      const ticket = before.get(token) as TicketState;
+      const front = byLine.slice(0, skipped.length).some(([t]) => t === token);
+      if (!front && ticket.expiry > nowMs + CLOCK_TOLERANCE_MS) {
+        const line = byLine.map(([t, x]) => `${x.seq}:${t.slice(0, 6)}`).join(' ');
+        this.violations.push(
+          `script #${run.order} (${this.nameOf(run.source) ?? run.source}) removed the live ticket ${ticket.seq} of ${token.slice(0, 6)}, ` +
+            `not at the front of the line on ${key}: ${line}`,
+        );
       }
     }
     for (const taker of run.takes) {
@@ -345,6 +353,8 @@ export interface Timing {
   readonly grace: number;
   /** What a bound allows on top of yadl's own waits: scheduling on a loaded machine, IPC. */
   readonly margin: number;
+  /** What skipping one dead waiter may add on top of its grace: a timer's lateness and one attempt. */
+  readonly skipSlack: number;
 }
 
 export interface Waiter {
@@ -362,8 +372,10 @@ export interface Waiter {
   /** When its hold ended, on its holder's side (a release or an abort started, the ttl ran out, its process was killed). */
   endAt?: number;
   endedBy?: 'release' | 'abort' | 'lost' | 'killed';
-  /** When it stopped waiting without the lock (its unsubscribe or abort started, or its timeout's error came). */
+  /** When it stopped waiting without the lock, at the earliest: its unsubscribe or abort started, its timeout ran out. */
   leftAt?: number;
+  /** ...and at the latest (a timeout's error comes once its withdraw is answered, or 25 ms after it was sent). */
+  leftLatest?: number;
   diedAt?: number;
   /** The release the world already asked of it. */
   releasing?: boolean;
@@ -540,7 +552,8 @@ export class World {
         w.endAt ??= at;
         w.endedBy ??= 'lost';
       } else if (event.errorName === 'LockTimeoutError' && !held) {
-        w.leftAt ??= at;
+        w.leftAt ??= w.startedAt !== undefined && w.timeout !== undefined ? Math.min(at, w.startedAt + w.timeout) : at;
+        w.leftLatest ??= at;
       } else if (!event.error.includes('aborted by the test')) {
         this.failures.push(`${w.id}: unexpected ${event.errorName}: ${event.error}`);
         if (held) w.endAt ??= at;
@@ -561,7 +574,8 @@ export class World {
         const aEnd = a.endAt ?? Infinity;
         const bEnd = b.endAt ?? Infinity;
         if ((a.acquiredAt as number) < bEnd && (b.acquiredAt as number) < aEnd) {
-          found.push(`${a.id} (${a.mode}, ${fmt(a.acquiredAt)}-${fmt(a.endAt)}) and ${b.id} (${b.mode}, ${fmt(b.acquiredAt)}-${fmt(b.endAt)})`);
+          const span = (w: Waiter): string => `${(w.acquiredAt as number).toFixed(0)}-${w.endAt?.toFixed(0) ?? '…'}`;
+          found.push(`${a.id} (${a.mode}, ${span(a)}) and ${b.id} (${b.mode}, ${span(b)})`);
         }
       }
     });
@@ -588,11 +602,11 @@ export class World {
    * Every waiter that got the lock through the line got it within the
    * margin of the moment it could (its start, the end of every conflicting
    * hold before it, the departure of everyone ahead of it), plus one grace
-   * and margin for each waiter ahead of it that was dead or lost its grant.
+   * and skipSlack for each waiter ahead of it that was dead or lost its grant.
    * Returns the longest wait past that moment (less the graces allowed), for the record.
    */
   checkWaits(): { ms: number; who: string } {
-    const { grace, margin } = this.timing;
+    const { grace, margin, skipSlack } = this.timing;
     let longest = { ms: 0, who: '' };
     for (const x of this.waiters) {
       if (x.acquiredAt === undefined || x.issued === undefined || x.startedAt === undefined) continue;
@@ -600,9 +614,18 @@ export class World {
       let from = x.startedAt;
       let skipped = 0;
       const why: string[] = [];
+      // A reader behind a writer that never took its turn (dead, or it lost its grant) waited as that writer did: for readers too.
+      const writerAhead = this.waiters.some(
+        (z) =>
+          z.mode === 'write' &&
+          z.issued !== undefined &&
+          z.issued < (x.issued as number) &&
+          !(z.acquiredAt !== undefined && z.acquiredAt < acquired) &&
+          ((z.diedAt !== undefined && z.diedAt < acquired) || (z.token !== undefined && this.log.issuesOf(z.token) > 1)),
+      );
       for (const y of this.waiters) {
         if (y === x) continue;
-        const conflicts = x.mode === 'write' || y.mode === 'write';
+        const conflicts = x.mode === 'write' || y.mode === 'write' || writerAhead;
         if (conflicts && y.acquiredAt !== undefined && y.acquiredAt < acquired && y.endAt !== undefined) {
           from = Math.max(from, this.freeBound(y));
         }
@@ -614,7 +637,8 @@ export class World {
         const ahead = y.issued !== undefined && y.issued < (x.issued as number);
         const servedFirst = y.acquiredAt !== undefined && y.acquiredAt < acquired;
         if (!ahead || servedFirst) continue;
-        if (y.leftAt !== undefined && y.leftAt < acquired) from = Math.max(from, y.leftAt);
+        // Gone by then, at the latest, or by the time x got in (its leaving may be what let x in).
+        if (y.leftAt !== undefined && y.leftAt < acquired) from = Math.max(from, Math.min(y.leftLatest ?? y.leftAt, acquired));
         if (y.diedAt !== undefined && y.diedAt < acquired) {
           skipped += 1;
           why.push(`${y.id} dead`);
@@ -624,7 +648,7 @@ export class World {
         }
       }
       const late = acquired - from;
-      const bound = margin + skipped * (grace + margin);
+      const bound = margin + skipped * (grace + skipSlack);
       if (late - skipped * grace > longest.ms) longest = { ms: late - skipped * grace, who: `${x.id} (${x.mode}${why.length > 0 ? `; ${why.join(', ')}` : ''})` };
       if (late > bound) {
         this.failures.push(
@@ -661,7 +685,10 @@ export class World {
     }
   }
 
+  /** What each waiter did, in ms from the first one's start. */
   describe(): string {
+    const origin = Math.min(...this.waiters.map((w) => w.startedAt ?? Infinity));
+    const fmt = (t: number | undefined): string => (t === undefined ? '…' : (t - origin).toFixed(0));
     return this.waiters
       .map((w) => {
         const parts = [`${w.id} ${w.worker.label} ${w.mode}`];
@@ -670,20 +697,13 @@ export class World {
         if (w.issued !== undefined) parts.push(`issue #${w.issued}`);
         parts.push(`start ${fmt(w.startedAt)}`);
         if (w.acquiredAt !== undefined) parts.push(`held ${fmt(w.acquiredAt)}-${fmt(w.endAt)} (${w.endedBy ?? 'still'}) fence ${w.fence}`);
+        if (w.acquiredAt === undefined && w.token !== undefined && this.log.heldBefore(w.token, undefined)) parts.push('held (its process never said)');
         if (w.leftAt !== undefined) parts.push(`left ${fmt(w.leftAt)}`);
         if (w.diedAt !== undefined) parts.push(`killed ${fmt(w.diedAt)}`);
         return parts.join(', ');
       })
       .join('\n');
   }
-}
-
-/** Times relative to the first one printed, so that a failure reads as a timeline. */
-let origin: number | undefined;
-function fmt(t: number | undefined): string {
-  if (t === undefined) return '…';
-  origin ??= t;
-  return (t - origin).toFixed(0);
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

@@ -10,7 +10,8 @@
  *
  * After every command, the server's record (MONITOR, replayed by
  * ServerLog) shows every take and grant going to the head of the live
- * line, and nothing removing a live ticket but its owner. After each run
+ * line, and live tickets removed only by their owners or as skipped heads
+ * (from the front of the line). After each run
  * (every live waiter served or gone), on CLOCK_MONOTONIC: no two holders at
  * once, nor a writer with readers; each waiter served through the line got
  * the lock within a margin of the moment it could, plus a grace and margin
@@ -18,7 +19,7 @@
  * left. At the end, once those expired, no key but the fence counters.
  *
  * Replay: FC_SEED=<seed> FC_PATH=<path> (printed); FC_NUM_RUNS=<n> runs
- * exactly n runs (the default stops after about 45 s); FC_SHRINK=1 shrinks a
+ * exactly n runs (by default, runs start for about 25 s); FC_SHRINK=1 shrinks a
  * failure (slow: every step is real time); FC_TRANSCRIPT=1 prints what Redis
  * ran (MONITOR) for the failing run's lock.
  */
@@ -35,10 +36,11 @@ const PROCESSES = 3;
 /**
  * Waiters renew leases of 2 s (so a killed holder frees the lock within 2 s)
  * and have 300 ms to take a lock handed to them. The margin is what the
- * loaded machine may add to any one wait.
+ * loaded machine may add to any one wait; each dead waiter skipped may add
+ * its grace and a little more (a timer's lateness, one attempt).
  */
-const TIMING: Timing = { lease: 2_000, grace: 300, margin: 400 };
-const BUDGET_MS = 45_000;
+const TIMING: Timing = { lease: 2_000, grace: 300, margin: 400, skipSlack: 150 };
+const BUDGET_MS = 25_000;
 
 interface Real {
   readonly world: World;
@@ -185,11 +187,14 @@ async function runOnce(
   const real = { world, log };
   try {
     await fc.asyncModelRun(() => ({ model: {}, real }), cmds);
-    await world.drain(TIMING.lease + 10 * (TIMING.grace + TIMING.margin) + 5_000);
+    await world.drain(TIMING.lease + 15 * (TIMING.grace + TIMING.margin) + 5_000);
     checkStep(real, 'the drain');
     expect(world.overlaps(), 'holds at once, one of them writing').toEqual([]);
     const longest = world.checkWaits();
     await world.checkLine(admin);
+    // checkLine's own commands, once MONITOR shows them, close the record of the run's last script.
+    await sleep(50);
+    expect(log.violations, 'the last scripts of the run').toEqual([]);
     expect(world.failures).toEqual([]);
     return { ...longest, story: `${world.describe()}\n${log.transcriptOf(world.key)}` };
   } catch (error) {
@@ -204,10 +209,11 @@ async function runOnce(
 }
 
 /**
- * Runs the property with `params`, then checks that once the dead waiters'
- * tickets have expired nothing is left but the fence counters.
+ * Runs the property with `params`, then (with `leftovers`) checks that once
+ * the dead waiters' tickets have expired nothing is left but the fence
+ * counters.
  */
-async function check(params: fc.Parameters<[Iterable<Command>]>, budgetMs = Infinity): Promise<void> {
+async function check(params: fc.Parameters<[Iterable<Command>]>, budgetMs = Infinity, leftovers = true): Promise<void> {
   const server = await kit.server({ args: ['--rename-command', 'CONFIG', ''] });
   const admin = kit.admin(server.url);
   const log = await ServerLog.start(server.url, admin);
@@ -230,6 +236,7 @@ async function check(params: fc.Parameters<[Iterable<Command>]>, budgetMs = Infi
       params,
     );
     // Dead waiters' tickets live three of their leases; then nothing may be left but the fence counters.
+    if (!leftovers) return;
     const until = performance.now() + 3 * TIMING.lease + 3_000;
     let left = await leftoverKeys(admin, PREFIX);
     while (left.length > 0 && performance.now() < until) {
@@ -251,13 +258,15 @@ async function check(params: fc.Parameters<[Iterable<Command>]>, budgetMs = Infi
 /** Seeds (and paths) that found a bug, replayed as they were found: each is one run. */
 const REGRESSIONS: Array<{ seed: number; path: string; found: string }> = [
   {
-    seed: -511218981,
-    path: '6',
+    seed: -1051959009,
+    path: '4',
     found: "a writer's attempt granted the free lock to a (dead) reader at the head, then failed: readerExpiry is nil in acquire-2.lua's blockedBy()",
   },
   {
     seed: 1220815279,
     path: '36',
+    // The wait past the bound is the phase of the live waiter's hold-long deadline: this replay fails most of the
+    // time, not every time (fair.spec.ts has the deterministic case).
     found: 'two dead waiters one behind the other at the head: the reader behind them waited for its own hold-long deadline, not two graces',
   },
 ];
@@ -268,6 +277,7 @@ describe('the fair line against a model', () => {
   }, 180_000);
 
   it.each(REGRESSIONS)('regression: seed $seed, path $path ($found)', async ({ seed, path }) => {
-    await check({ seed, path, numRuns: 1, endOnFailure: true });
+    // Each replays the run that found its bug; the wait for dead tickets to expire is the random runs' to make.
+    await check({ seed, path, numRuns: 1, endOnFailure: true }, Infinity, false);
   }, 120_000);
 });
