@@ -25,11 +25,21 @@
  * rejection, and afterwards no lock state in Redis and yadl's diagnostics
  * at zero in every worker.
  *
- * The seed is printed at the start. Replay: FC_SEED=<seed> FC_PATH=<path>
- * (printed on failure). Budget: FC_NUM_RUNS=<n> runs (default 6), within
- * SCHEDULE_TIME_LIMIT_MS (default 50 s, or 30 s a run with FC_NUM_RUNS); a run
- * takes 5-10 s. A failing run's full account is written to a file in the
- * temp directory and named in the failure.
+ * The seed is printed at the start. Knobs (environment):
+ * - Replay: FC_SEED=<seed> FC_PATH=<path> (both printed on failure), or
+ *   SCHEDULE_PLAN=<file> with a counterexample plan as JSON, run
+ *   SCHEDULE_REPEAT times (default 1) instead of the property.
+ * - Budget: FC_NUM_RUNS=<n> runs (default 6), within SCHEDULE_TIME_LIMIT_MS
+ *   (default 50 s, or 30 s a run with FC_NUM_RUNS); a run takes 5-10 s.
+ *   SCHEDULE_NO_SHRINK=1 reports the first failure unshrunk (each shrinking
+ *   step is a whole run).
+ * - Checks (schedule-checks.ts): SCHEDULE_MAX_GAP_MS (default 250) and
+ *   SCHEDULE_LATE_MS (default 300) set the spin and lateness bounds;
+ *   SCHEDULE_IGNORE=<kind>,<kind> reports those kinds of violation as notes.
+ * - SCHEDULE_VERBOSE=1 prints a line a run and failing runs' accounts, =2
+ *   every run's account.
+ * A failing run's full account is written to a file in the temp directory
+ * and named in the failure.
  */
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
