@@ -8,7 +8,8 @@
  *   node --cpu-prof --import tsx benchmarks/probe-hotpath.ts many yadl-facade      the same under the CPU profiler
  *
  * The contender is any id of benchmarks/contenders (raw, yadl-lock, yadl-facade, redlock...).
- * PROBE_MS sets how long `many` and `pairs` run (default 3000); REDIS_URL uses that Redis
+ * PROBE_MS sets how long `many` and `pairs` run (default 3000), PROBE_ROUNDS a number of rounds of
+ * `many` instead; REDIS_URL uses that Redis
  * instead of a private redis-server.
  */
 import { startRedisServer } from '../spec/support/redis-server';
@@ -17,6 +18,8 @@ import { Admin, commandDelta } from './support/redis-admin';
 
 const [mode = 'many', id = 'yadl-lock'] = process.argv.slice(2);
 const durationMs = Number(process.env.PROBE_MS ?? 3000);
+/** `many`: this many rounds instead of PROBE_MS (the same work each run, e.g. to count GCs under --trace-gc). */
+const rounds = process.env.PROBE_ROUNDS === undefined ? undefined : Number(process.env.PROBE_ROUNDS);
 
 async function many(adapter: LockAdapter): Promise<{ ops: number; label: string }> {
   const names = Array.from({ length: 1000 }, (_, i) => `name-${i}`);
@@ -28,7 +31,7 @@ async function many(adapter: LockAdapter): Promise<{ ops: number; label: string 
   do {
     await round();
     ops += names.length;
-  } while (performance.now() - start < durationMs);
+  } while (rounds === undefined ? performance.now() - start < durationMs : ops < rounds * names.length);
   return { ops, label: 'lock' };
 }
 
@@ -51,9 +54,9 @@ function collect(): void {
   gc();
 }
 
-/** 10 000 waiters on 10 held names, as in scenario 7: heap per waiter after GC. */
+/** 10 000 waiters on 5 held names, as in scenario 7: heap per waiter after GC. */
 async function waiters(adapter: LockAdapter): Promise<void> {
-  const names = Array.from({ length: 10 }, (_, i) => `scale-${i}`);
+  const names = Array.from({ length: 5 }, (_, i) => `scale-${i}`);
   const holds: Held[] = [];
   for (const name of names) holds.push(await adapter.acquire(name));
   const count = 10_000;
@@ -62,14 +65,14 @@ async function waiters(adapter: LockAdapter): Promise<void> {
   const allDone = new Promise<void>((resolve) => (drained = resolve));
   collect();
   const before = process.memoryUsage().heapUsed;
+  const onHeld = (held: Held): void => {
+    void held.release().then(() => {
+      done += 1;
+      if (done === count) drained();
+    });
+  };
   for (let i = 0; i < count; i += 1) {
     const name = names[i % names.length] as string;
-    const onHeld = (held: Held): void => {
-      void held.release().then(() => {
-        done += 1;
-        if (done === count) drained();
-      });
-    };
     if (adapter.enqueue !== undefined) adapter.enqueue(name, onHeld);
     else void adapter.acquire(name).then(onHeld);
   }
