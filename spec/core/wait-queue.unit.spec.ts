@@ -5,7 +5,7 @@
  * wait-queue.spec.ts.
  */
 import { describe, expect, it, vi } from 'vitest';
-import { WaitQueue, waitQueue, type AttemptOutcome, type QueuedWaiter } from '../../src/core/wait-queue';
+import { QUEUE_LINGER_MS, WaitQueue, waitQueue, type AttemptOutcome, type QueuedWaiter } from '../../src/core/wait-queue';
 import { MAX_TIMER_MS } from '../../src/core/timers';
 import { LockError, RedisUnavailableError } from '../../src/errors';
 import type { ChannelListener, Listening, NotificationSource } from '../../src/redis/subscriber';
@@ -400,7 +400,7 @@ describe('WaitQueue (fake clock)', () => {
     });
   });
 
-  it('disposes (closes its listening, clears its deadline, tells its owner) when the last waiter leaves', async () => {
+  it('disposes (closes its listening, clears its deadline, tells its owner) QUEUE_LINGER_MS after the last waiter leaves', async () => {
     const a = new FakeWaiter('a');
     const b = new FakeWaiter('b');
     const { source, queue, onEmpty } = await confirmedWith(a, b);
@@ -408,12 +408,40 @@ describe('WaitQueue (fake clock)', () => {
     queue.leave(a);
     expect(source.closes).toBe(0);
     expect(onEmpty).not.toHaveBeenCalled();
+    const left = performance.now();
     queue.leave(b);
+    expect(vi.getTimerCount(), 'only the linger is armed, not the deadline').toBe(1);
+    await source.message('release');
+    expect(a.attempts.length + b.attempts.length, 'nobody to attempt for while it lingers').toBe(0);
+    await at(left, QUEUE_LINGER_MS - 1);
+    expect(source.closes).toBe(0);
+    await at(left, QUEUE_LINGER_MS);
     expect(source.closes).toBe(1);
     expect(onEmpty.mock.calls).toEqual([[queue]]);
-    expect(vi.getTimerCount(), 'deadline left armed').toBe(0);
+    expect(vi.getTimerCount(), 'timer left armed').toBe(0);
     await source.message('release');
     expect(a.attempts.length + b.attempts.length).toBe(0);
+  });
+
+  it('a waiter that joins while it lingers makes no extra attempt, unless something woke the queue during its first attempt', async () => {
+    const a = new FakeWaiter('a');
+    const { source, queue, onEmpty } = await confirmedWith(a);
+    queue.leave(a);
+    const quiet = new FakeWaiter('quiet');
+    queue.join(quiet, queue.marker(), LONG);
+    await settle();
+    expect(quiet.attempts, 'nothing happened since its marker').toHaveLength(0);
+    queue.leave(quiet);
+    const woken = new FakeWaiter('woken');
+    const marker = queue.marker();
+    await source.message('release');
+    queue.join(woken, marker, LONG);
+    await settle();
+    expect(woken.attempts, 'a release came during its first attempt').toHaveLength(1);
+    await woken.answer(blocked(LONG));
+    await vi.advanceTimersByTimeAsync(QUEUE_LINGER_MS * 2);
+    expect(source.closes, 'a waiter in it: no linger runs out').toBe(0);
+    expect(onEmpty).not.toHaveBeenCalled();
   });
 
   it("disposes when its last waiter is dropped for answering 'gone'", async () => {
@@ -421,12 +449,13 @@ describe('WaitQueue (fake clock)', () => {
     const { source, onEmpty } = await confirmedWith(a);
     await source.message('release');
     await a.answer(GONE);
+    await vi.advanceTimersByTimeAsync(QUEUE_LINGER_MS);
     expect(source.closes).toBe(1);
     expect(onEmpty).toHaveBeenCalledTimes(1);
     expect(vi.getTimerCount()).toBe(0);
   });
 
-  it('waitQueue() gives one queue per source and channel, and a new one once it disposed', async () => {
+  it('waitQueue() gives one queue per source and channel, the same while it lingers, and a new one once it disposed', async () => {
     const source = new FakeSource();
     const first = waitQueue(source, 'chan');
     expect(waitQueue(source, 'chan')).toBe(first);
@@ -435,6 +464,8 @@ describe('WaitQueue (fake clock)', () => {
     const a = new FakeWaiter('a');
     first.join(a, undefined, LONG);
     first.leave(a);
+    expect(waitQueue(source, 'chan')).toBe(first);
+    await vi.advanceTimersByTimeAsync(QUEUE_LINGER_MS);
     expect(waitQueue(source, 'chan')).not.toBe(first);
   });
 

@@ -129,6 +129,34 @@ describe('waiting', () => {
     await expectFree('in-flight-held', prefix, redis.client());
   });
 
+  it('a process that waits again for the lock it just waited for makes one blocked attempt per wait, not two', async () => {
+    const server = await startRedisServer();
+    servers.push(server);
+    const admin = new Redis(server.url);
+    serverClients.push(admin);
+    // Two connections (two wait queues, as two processes have): they take turns, each acquisition a contended one.
+    const urls = ['turn-a', 'turn-b'].map((name) => `${server.url}?connectionName=${name}`);
+    const opts = (i: number): LockOptions => ({ redis: urls[i % 2]!, prefix: 'turns' });
+    let held = hold('turns', opts(0));
+    await held.acquired;
+    await admin.config('RESETSTAT');
+    const rounds = 20;
+    for (let i = 1; i <= rounds; i++) {
+      const next = hold('turns', opts(i));
+      // Its first attempt is blocked and it queues before the release.
+      await waitFor(() => diagnostics.waitQueues === 1, 5_000, 'the next waiter queued');
+      held.unsubscribe();
+      await within(next.acquired, 5_000, `turn ${i}`);
+      held = next;
+    }
+    held.unsubscribe();
+    await waitFor(() => diagnostics.connectionUsers === 0, 5_000, 'the last release');
+    const scripts = scriptCalls(await commandCalls(admin));
+    // Per turn: the blocked first attempt, the attempt its wake-up makes, the release before it. A queue
+    // that stopped listening when its waiter acquired used to try once more on its new subscription.
+    expect(scripts / rounds, `${scripts} scripts for ${rounds} turns`).toBeLessThanOrEqual(3.2);
+  });
+
   it('sends nothing while 20 waiters wait, and wakes one waiter per release', async () => {
     const server = await startRedisServer();
     servers.push(server);

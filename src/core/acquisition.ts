@@ -1,4 +1,3 @@
-import type { Subscriber as Observer } from 'rxjs';
 import { LockError, LockLostError, LockTimeoutError, RedisUnavailableError, ReplicationError } from '../errors';
 import type { LockLostReason } from '../errors';
 import type { Connection } from '../redis/connection';
@@ -50,6 +49,17 @@ const ignore = (): void => undefined;
 type State = 'new' | 'first-attempt' | 'queued' | 'attempting' | 'held' | 'released' | 'closed';
 
 /**
+ * Whom an acquisition tells of its lease or its error: the rxjs Subscriber
+ * of a `lock$` subscription, or the facade's own (no Observable between).
+ * `closed`: it takes nothing more (unsubscribed, or already errored).
+ */
+export interface AcquisitionObserver {
+  readonly closed: boolean;
+  next(lease: Lease): void;
+  error(error: unknown): void;
+}
+
+/**
  * One subscription to `lock$`: one owner token that tries, waits, holds
  * (a HoldKeeper keeps the hold alive) and releases.
  */
@@ -87,7 +97,7 @@ export class Acquisition implements QueuedWaiter, LeaseHolder {
 
   constructor(
     private readonly settings: LockSettings,
-    private readonly observer: Observer<Lease>,
+    private readonly observer: AcquisitionObserver,
   ) {
     this.shared = settings.kind.shared;
   }
@@ -103,7 +113,8 @@ export class Acquisition implements QueuedWaiter, LeaseHolder {
     this.connection = openConnection(redis);
     this.target = this.settings.kind.target(this.connection, prefix, name);
     this.work = new PendingWork(this.connection, redisTimeout, this);
-    signal?.addEventListener('abort', this.onAbort);
+    // The acquisition itself listens (handleEvent): no closure per acquisition.
+    signal?.addEventListener('abort', this);
     if (timeout > 0) this.timeoutTimer = setTimeout(() => this.timedOut(), timerDelay(timeout));
     this.trace = acquireStarted(this.settings);
     this.state = 'first-attempt';
@@ -126,7 +137,7 @@ export class Acquisition implements QueuedWaiter, LeaseHolder {
     acquireLeft(this.trace);
     clearTimeout(this.timeoutTimer);
     this.keeper?.stop();
-    this.settings.signal?.removeEventListener('abort', this.onAbort);
+    this.settings.signal?.removeEventListener('abort', this);
     this.queue?.leave(this);
     this.queue = undefined;
     if (was === 'held') {
@@ -377,9 +388,10 @@ export class Acquisition implements QueuedWaiter, LeaseHolder {
     void this.work.idle().then(deliver);
   }
 
-  private readonly onAbort = (): void => {
+  /** The abort of `settings.signal` (an EventListener object: see start). */
+  handleEvent(): void {
     this.fail(this.settings.signal?.reason);
-  };
+  }
 
   /** A writer that stops waiting takes back its mark, so that readers queued behind it go ahead. */
   private withdraw(): void {

@@ -1,5 +1,6 @@
-import { RedisUnavailableError } from '../errors';
+import { LockError, RedisUnavailableError } from '../errors';
 import { openConnection, type Connection } from '../redis/connection';
+import { isTransient } from '../redis/deadline';
 import type { HoldKind, HoldTarget, InspectReply } from '../redis/hold-kind';
 import type { RedisSource } from './options';
 
@@ -24,13 +25,16 @@ export function forceReleaseHold(address: HoldAddress): Promise<boolean> {
 
 async function withTarget<T>(address: HoldAddress, use: (target: HoldTarget, connection: Connection) => Promise<T>): Promise<T> {
   const connection = openConnection(address.redis);
+  const unavailable = (cause: unknown): RedisUnavailableError =>
+    new RedisUnavailableError(address.name, connection.server, address.redisTimeout, { cause });
   try {
     const target = address.kind.target(connection, address.prefix, address.name);
-    return await connection.deadlines.watch(
-      use(target, connection),
-      address.redisTimeout,
-      () => new RedisUnavailableError(address.name, connection.server, address.redisTimeout, { cause: connection.lastError }),
-    );
+    return await connection.deadlines.watch(use(target, connection), address.redisTimeout, () => unavailable(connection.lastError));
+  } catch (error) {
+    // Never a raw client error: a BUSY or LOADING reply, a closed connection, is Redis out of reach for now.
+    if (error instanceof LockError) throw error;
+    if (isTransient(error)) throw unavailable(error);
+    throw new LockError(`lock '${address.name}': unexpected error from Redis: ${String(error)}`, address.name, { cause: error });
   } finally {
     connection.release();
   }

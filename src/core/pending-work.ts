@@ -1,3 +1,4 @@
+import type { CommandOwner } from '../redis/command-watch';
 import type { Connection } from '../redis/connection';
 
 /**
@@ -7,7 +8,7 @@ import type { Connection } from '../redis/connection';
  * once its owner is done with it and nothing is left under way, so that a
  * reply arriving after close can still be acted on.
  */
-export class PendingWork {
+export class PendingWork implements CommandOwner {
   private count = 0;
   private finished = false;
   private connectionReleased = false;
@@ -22,21 +23,34 @@ export class PendingWork {
 
   /**
    * Sends one command; past redisTimeout it rejects with the owner's `unavailable()` and
-   * stops counting (ioredis may still send it later).
+   * stops counting (ioredis may still send it later). The watch counts it down itself:
+   * no promise or closure of its own per command.
    */
   send<T>(send: () => Promise<T>): Promise<T> {
-    return this.track(this.connection.deadlines.watch(send(), this.redisTimeout, () => this.owner.unavailable()));
+    const sent = send();
+    this.count += 1;
+    return this.connection.deadlines.watch(sent, this.redisTimeout, this);
   }
 
   /** Counts `work` as under way until it settles. */
   track<T>(work: Promise<T>): Promise<T> {
     this.count += 1;
-    const settle = (): void => {
-      this.count -= 1;
-      if (this.count === 0) this.becameIdle();
-    };
-    work.then(settle, settle);
+    work.then(
+      () => this.commandSettled(),
+      () => this.commandSettled(),
+    );
     return work;
+  }
+
+  /** For the command watch: the error of a command past its deadline. */
+  unavailable(): Error {
+    return this.owner.unavailable();
+  }
+
+  /** A command (or tracked work) was answered, or timed out. */
+  commandSettled(): void {
+    this.count -= 1;
+    if (this.count === 0) this.becameIdle();
   }
 
   get busy(): boolean {

@@ -49,6 +49,16 @@ const RELEASE_WITH_ID = 'release:';
 const GRANT = 'grant:';
 /** Places kept alive per attempt, at most: a queue longer than that refreshes the rest as they move up. */
 const MAX_COMPANIONS = 1_000;
+/**
+ * How long a queue whose last waiter left keeps listening. The next waiter of
+ * the same lock in this process (under contention, the one that just
+ * acquired, back for more) then finds it subscribed and confirmed, and its
+ * marker shows whether anything woke the queue during its first attempt. A
+ * queue made anew has no marker to compare: it has to try once more when its
+ * subscription is confirmed, an extra blocked attempt per contended wait.
+ * Short, as the listening subscription keeps the process alive meanwhile.
+ */
+export const QUEUE_LINGER_MS = 250;
 
 /**
  * The waiters of one lock in this process, in arrival order, behind one
@@ -77,6 +87,8 @@ export class WaitQueue {
   /** performance.now() at which `deadline` fires. */
   private deadlineAt = Infinity;
   private disposed = false;
+  /** Set while the queue has no waiters and lingers (see QUEUE_LINGER_MS). */
+  private linger: NodeJS.Timeout | undefined;
   /**
    * This process's releases of the lock, by id: 'sent' until Redis answered,
    * then 'woken' once the queue acted on the answer (its wake-up event, when
@@ -89,7 +101,6 @@ export class WaitQueue {
     private readonly channel: string,
     private readonly onEmpty: (queue: WaitQueue) => void,
   ) {
-    diagnostics.waitQueues += 1;
     this.listening = subscriber.listen(channel, {
       message: (event) => this.onEvent(event),
       // Also after a first SUBSCRIBE that Redis refused and the subscriber retried.
@@ -117,6 +128,12 @@ export class WaitQueue {
 
   /** Adds a waiter whose attempt (made after `marker`) was blocked for `waitMs`. */
   join(waiter: QueuedWaiter, marker: QueueMarker | undefined, waitMs: number): void {
+    if (this.waiters.size === 0) {
+      // Counted while it has waiters: a lingering queue waits for nobody.
+      diagnostics.waitQueues += 1;
+      clearTimeout(this.linger);
+      this.linger = undefined;
+    }
     this.waiters.add(waiter);
     this.armDeadline(waitMs);
     if (this.confirmed && (marker?.queue !== this || marker.wakeups !== this.wakeups)) this.wake('woken during the first attempt');
@@ -125,7 +142,12 @@ export class WaitQueue {
   leave(waiter: QueuedWaiter): void {
     this.granted.delete(waiter);
     if (!this.waiters.delete(waiter) || this.waiters.size > 0) return;
-    this.dispose();
+    diagnostics.waitQueues -= 1;
+    this.granted.clear();
+    this.clearDeadline();
+    // Still listening: events meanwhile count as wake-ups, for the next waiter's marker.
+    this.linger = setTimeout(() => this.dispose(), QUEUE_LINGER_MS);
+    this.linger.unref();
   }
 
   /**
@@ -272,7 +294,8 @@ export class WaitQueue {
    * (an early retry costs one attempt; a late one, a whole hold).
    */
   private armDeadline(waitMs: number): void {
-    if (this.disposed) return;
+    // Nobody to wake: a waiter that joins arms its own.
+    if (this.disposed || this.waiters.size === 0) return;
     const delay = timerDelay(waitMs + 1);
     const at = performance.now() + delay;
     if (this.deadline !== undefined && this.deadlineAt <= at) return;
@@ -284,11 +307,18 @@ export class WaitQueue {
     }, delay);
   }
 
-  private dispose(): void {
-    this.disposed = true;
-    diagnostics.waitQueues -= 1;
+  private clearDeadline(): void {
     if (this.deadline !== undefined) clearTimeout(this.deadline);
     this.deadline = undefined;
+    this.deadlineAt = Infinity;
+  }
+
+  /** The linger is over with nobody back: stops listening and leaves the process's queues. */
+  private dispose(): void {
+    if (this.disposed || this.waiters.size > 0) return;
+    this.disposed = true;
+    this.linger = undefined;
+    this.clearDeadline();
     this.listening.close();
     this.onEmpty(this);
   }

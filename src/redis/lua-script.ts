@@ -2,6 +2,13 @@ import { createHash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { redact } from './redact';
 
+const ignore = (): void => undefined;
+
+/** ASKING before a command on a cluster node's own connection; its failure shows in the script's own reply (ASK or MOVED again). */
+function askOn(client: Redis | Cluster): void {
+  (client as Redis).asking().catch(ignore);
+}
+
 /**
  * One Lua script, sent by SHA (EVALSHA) and loaded on demand: a server that
  * has not seen it (new, restarted, flushed) answers NOSCRIPT and gets the
@@ -26,14 +33,10 @@ export class LuaScript {
     if (keys.length !== this.numberOfKeys) {
       return Promise.reject(new Error(`script expects ${this.numberOfKeys} keys, got ${keys.length}`));
     }
-    const ask = (): void => {
-      // Its failure shows in the script's own reply (ASK or MOVED again).
-      if (asking) (client as Redis).asking().catch(() => undefined);
-    };
-    ask();
+    if (asking) askOn(client);
     return client.evalsha(this.sha, this.numberOfKeys, ...keys, ...args).catch((error: unknown) => {
       if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw redact(error);
-      ask();
+      if (asking) askOn(client);
       return client.eval(this.lua, this.numberOfKeys, ...keys, ...args).catch((evalError: unknown) => {
         throw redact(evalError);
       });

@@ -39,25 +39,37 @@
 ]]
 local function readHolders(state, nowMs, prune)
   local h = { readers = 0, queued = 0, only = true, latest = 0, tickets = {}, ticketOf = {} }
-  local writer = redis.call('HMGET', state, 'w', 'wf', 'wx', 'wl')
+  -- One HGETALL for every shape: the exclusive lock's hash holds at most the
+  -- writer's four fields, and a larger one is read whole anyway (HMGET + HLEN
+  -- first cost the common case a command more).
+  local fields = redis.call('HGETALL', state)
+  if #fields == 0 then return h end
+  local w, wf, wx, wl
+  for i = 1, #fields, 2 do
+    local field = fields[i]
+    if field == 'w' then w = fields[i + 1]
+    elseif field == 'wf' then wf = fields[i + 1]
+    elseif field == 'wx' then wx = fields[i + 1]
+    elseif field == 'wl' then wl = fields[i + 1] end
+  end
   local writerFields = 0
-  if writer[1] then
-    writerFields = writer[4] and 4 or 3
-    local expiry = tonumber(writer[3])
-    if expiry == nil or writer[2] == false then
+  if w then
+    writerFields = wl and 4 or 3
+    local expiry = tonumber(wx)
+    if expiry == nil or wf == nil then
       error('YADLSTATE lock state at ' .. state .. ' was not written by yadl')
     end
     if expiry > nowMs then
-      h.writer, h.writerFence, h.writerExpiry, h.latest = writer[1], writer[2], expiry, expiry
+      h.writer, h.writerFence, h.writerExpiry, h.latest = w, wf, expiry, expiry
     elseif prune then
       redis.call('HDEL', state, 'w', 'wf', 'wx', 'wl')
     end
   end
-  -- Fast path: nothing but a writer (the exclusive lock's only shape).
-  if redis.call('HLEN', state) == (h.writer and writerFields or 0) then return h end
+  -- Fast path: nothing but a writer's fields (the exclusive lock's only shape),
+  -- live, or expired and pruned just now.
+  if #fields == 2 * writerFields and (h.writer or prune) then return h end
   h.only = false
 
-  local fields = redis.call('HGETALL', state)
   local expired = {}
   local ours = writerFields > 0
   for i = 1, #fields, 2 do

@@ -78,11 +78,14 @@ local function take()
   local fence, fenceText = nextFence(fenceKey, nowUs, hold + retention)
   if mode == 'r' then
     redis.call('HSET', state, 'r:' .. token, formatReader(nowMs + hold, fenceText))
-  else
+    setLabel(state, token, mode, nowMs + hold, nowMs, label)
+  elseif label == '' then
     redis.call('HSET', state, 'w', token, 'wf', fenceText, 'wx', nowMs + hold)
-    if not h.only then redis.call('HDEL', state, 'q:' .. token) end
+  else
+    -- The label in the same command as the hold (see setLabel): one command less per acquire.
+    redis.call('HSET', state, 'w', token, 'wf', fenceText, 'wx', nowMs + hold, 'wl', writerLabel(nowMs, label))
   end
-  setLabel(state, token, mode, nowMs + hold, nowMs, label)
+  if mode == 'w' and not h.only then redis.call('HDEL', state, 'q:' .. token) end
   if h.only then
     redis.call('PEXPIRE', state, hold) -- a new hash: this hold is its only one
   else

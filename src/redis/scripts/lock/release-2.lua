@@ -34,10 +34,21 @@ if mode == 'r' then
     released = true
   end
 else
-  local holder = redis.call('HMGET', state, 'w', 'wx')
-  if holder[1] == token and tonumber(holder[2]) > nowMs then
+  local h = readHolders(state, nowMs, false)
+  if h.writer == token then
+    if h.only then
+      -- The hash holds nothing but this hold (no line to grant it to, nothing
+      -- to tidy): it goes whole, in one command.
+      redis.call('DEL', state)
+      notify(channel, releaseId)
+      return 1
+    end
     redis.call('HDEL', state, 'w', 'wf', 'wx', 'wl', 'g:' .. token)
     released = true
+  elseif h.writer or h.readers > 0 then
+    return -1
+  else
+    return 0
   end
 end
 
