@@ -1,8 +1,9 @@
 import { hostname } from 'node:os';
 import type { Cluster, Redis } from 'ioredis';
+import calculateSlot from 'cluster-key-slot';
 import { LockError } from '../../errors';
 import { isTransient } from '../deadline';
-import type { AcquireReply, HoldKind, HoldTarget, InspectReply, ReleaseReply } from '../hold-kind';
+import type { AcquireReply, HoldKind, HoldRenewal, HoldTarget, InspectReply, ReleaseReply } from '../hold-kind';
 import { lockKeys, type LockKeys } from '../keys';
 import { LuaScript } from '../lua-script';
 import { luaScripts } from '../scripts/lua.generated';
@@ -31,6 +32,7 @@ const UNFAIR: LockLine = { fair: false, handoffGrace: DEFAULT_HANDOFF_GRACE, lab
 const scripts = {
   acquire: new LuaScript(luaScripts.lock.acquire.lua, luaScripts.lock.acquire.numberOfKeys),
   renew: new LuaScript(luaScripts.lock.renew.lua, luaScripts.lock.renew.numberOfKeys),
+  renewMany: new LuaScript(luaScripts.lock.renewMany.lua, luaScripts.lock.renewMany.numberOfKeys),
   release: new LuaScript(luaScripts.lock.release.lua, luaScripts.lock.release.numberOfKeys),
   forceRelease: new LuaScript(luaScripts.lock.forceRelease.lua, luaScripts.lock.forceRelease.numberOfKeys),
   inspect: new LuaScript(luaScripts.lock.inspect.lua, luaScripts.lock.inspect.numberOfKeys),
@@ -60,6 +62,7 @@ export class LockTarget implements HoldTarget {
   readonly name: string;
   readonly slotKey: string;
   readonly channel: string;
+  private group: string | undefined;
 
   constructor(
     private readonly client: Redis | Cluster,
@@ -105,6 +108,44 @@ export class LockTarget implements HoldTarget {
     throw this.unexpected('renew', reply);
   }
 
+  /**
+   * Renewals of every lock on this client batch together; on a Cluster, of
+   * the locks in one slot (a script's keys must share one): the slot of the
+   * key as sent, with the client's keyPrefix (the channel's key part).
+   */
+  get renewGroup(): string {
+    this.group ??= isCluster(this.client) ? `lock:${calculateSlot(this.channel.replace(KEYSPACE_CHANNEL, ''))}` : 'lock';
+    return this.group;
+  }
+
+  async renewMany(holds: readonly HoldRenewal[]): Promise<(number | Error)[]> {
+    const keys: string[] = [];
+    const args: (string | number)[] = [FENCE_RETENTION_MS];
+    for (const { target, token, holdMs } of holds) {
+      if (!(target instanceof LockTarget)) throw new TypeError(`renewMany of a lock got a hold of another kind: ${target.name}`);
+      keys.push(target.keys.state, target.keys.fence);
+      args.push(token, target.scriptMode, holdMs);
+    }
+    let reply: unknown;
+    try {
+      reply = await scripts.renewMany.runBatch(this.client, keys, args);
+    } catch (error) {
+      throw this.refused('renewMany', error);
+    }
+    if (!Array.isArray(reply) || reply.length !== holds.length) throw this.unexpected('renewMany', reply);
+    return holds.map(({ target }, i) => {
+      const left: unknown = reply[i];
+      if (typeof left === 'number' && left >= 0) return left;
+      const own = target as LockTarget;
+      if (typeof left === 'string') {
+        // What the script's pcall caught, as ioredis would have surfaced it from renew-2.lua.
+        const refusal = own.refused('renew', Object.assign(new Error(left), { name: 'ReplyError' }));
+        return refusal instanceof Error ? refusal : own.unexpected('renew', left);
+      }
+      return own.unexpected('renew', left);
+    });
+  }
+
   async release(token: string, releaseId: string): Promise<ReleaseReply> {
     const { keys } = this;
     const reply = await this.call('release', [keys.state, keys.fence], [token, this.scriptMode, keys.channel, releaseId, FENCE_RETENTION_MS]);
@@ -145,25 +186,33 @@ export class LockTarget implements HoldTarget {
     try {
       return await scripts[script].run(this.client, redisKeys, args);
     } catch (error) {
-      const { keys } = this;
-      if (error instanceof Error && /WRONGTYPE|YADLSTATE/.test(error.message)) {
-        throw new LockError(
-          `the key ${keys.state} holds a value yadl did not write (${error.message}); refusing to touch it`,
-          keys.name,
-          { cause: error },
-        );
-      }
-      // Transient trouble is the caller's to retry; any other reply is final, and yadl's to explain.
-      if (isTransient(error)) throw error;
-      throw new LockError(`Redis refused the ${script} script for ${keys.state}: ${describeError(error)}`, keys.name, {
+      throw this.refused(script, error);
+    }
+  }
+
+  /** Transient trouble as it came (the caller's to retry); any other refusal as a LockError that explains it. */
+  private refused(script: string, error: unknown): unknown {
+    const { keys } = this;
+    if (error instanceof Error && /WRONGTYPE|YADLSTATE/.test(error.message)) {
+      return new LockError(`the key ${keys.state} holds a value yadl did not write (${error.message}); refusing to touch it`, keys.name, {
         cause: error,
       });
     }
+    if (isTransient(error)) return error;
+    return new LockError(`Redis refused the ${script} script for ${keys.state}: ${describeError(error)}`, keys.name, {
+      cause: error,
+    });
   }
 
   private unexpected(script: string, reply: unknown): LockError {
     return new LockError(`unexpected reply from the ${script} script for ${this.keys.state}: ${JSON.stringify(reply)}`, this.keys.name);
   }
+}
+
+const KEYSPACE_CHANNEL = /^__keyspace@\d+__:/;
+
+function isCluster(client: Redis | Cluster): client is Cluster {
+  return (client as { isCluster?: boolean }).isCluster === true;
 }
 
 function describeError(error: unknown): string {
