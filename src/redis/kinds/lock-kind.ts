@@ -62,6 +62,12 @@ export class LockTarget implements HoldTarget {
   readonly name: string;
   readonly slotKey: string;
   readonly channel: string;
+  /**
+   * What the scripts publish wake-ups on: the keyspace channel, or on a
+   * Cluster 'shard:<channel>', which they send with SPUBLISH (Redis >= 7) to
+   * the shard channel of that name, in the lock's slot (includes/wake.lua).
+   */
+  private readonly wake: string;
   private group: string | undefined;
 
   constructor(
@@ -74,6 +80,7 @@ export class LockTarget implements HoldTarget {
     this.name = keys.name;
     this.slotKey = keys.state;
     this.channel = keys.channel;
+    this.wake = isCluster(client) ? `shard:${keys.channel}` : keys.channel;
   }
 
   async acquire(token: string, holdMs: number, waits: boolean, companions: readonly string[] = []): Promise<AcquireReply> {
@@ -86,7 +93,7 @@ export class LockTarget implements HoldTarget {
       waits ? '1' : '0',
       line.fair ? '1' : '0',
       line.handoffGrace,
-      keys.channel,
+      this.wake,
       line.label,
       ...companions,
     ];
@@ -148,14 +155,14 @@ export class LockTarget implements HoldTarget {
 
   async release(token: string, releaseId: string): Promise<ReleaseReply> {
     const { keys } = this;
-    const reply = await this.call('release', [keys.state, keys.fence], [token, this.scriptMode, keys.channel, releaseId, FENCE_RETENTION_MS]);
+    const reply = await this.call('release', [keys.state, keys.fence], [token, this.scriptMode, this.wake, releaseId, FENCE_RETENTION_MS]);
     if (reply === 1 || reply === 0 || reply === -1) return reply;
     throw this.unexpected('release', reply);
   }
 
   async withdraw(token: string): Promise<boolean> {
     const { keys } = this;
-    const reply = await this.call('withdraw', [keys.state, keys.fence], [token, keys.channel, '', FENCE_RETENTION_MS]);
+    const reply = await this.call('withdraw', [keys.state, keys.fence], [token, this.wake, '', FENCE_RETENTION_MS]);
     if (reply === 1 || reply === 0) return reply === 1;
     throw this.unexpected('withdraw', reply);
   }
@@ -171,7 +178,7 @@ export class LockTarget implements HoldTarget {
 
   async forceRelease(): Promise<boolean> {
     const { keys } = this;
-    const reply = await this.call('forceRelease', [keys.state, keys.fence], [keys.channel, '', FENCE_RETENTION_MS]);
+    const reply = await this.call('forceRelease', [keys.state, keys.fence], [this.wake, '', FENCE_RETENTION_MS]);
     if (reply === 1 || reply === 0) return reply === 1;
     throw this.unexpected('forceRelease', reply);
   }
