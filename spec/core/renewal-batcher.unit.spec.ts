@@ -118,6 +118,15 @@ describe('RenewalBatcher (fake clock)', () => {
     expect((await Promise.all(big)).every((left) => left === 1)).toBe(true);
   });
 
+  it('a batch refused TRYAGAIN (its slot mid-migration, keys on two nodes) renews its holds one by one', async () => {
+    const batcher = new RenewalBatcher();
+    const tryAgain = (): Promise<never> => Promise.reject(Object.assign(new Error('TRYAGAIN Multiple keys request during rehashing of slot'), { name: 'ReplyError' }));
+    const targets = [0, 1, 2].map((i) => target(`m${i}`, 'slot-m', tryAgain));
+    const lefts = targets.map((t, i) => batcher.renew(t, `t${i}`, 900));
+    expect(await Promise.all(lefts)).toEqual([111, 111, 111]);
+    targets.forEach((t, i) => expect(t.renew).toHaveBeenCalledWith(`t${i}`, 900));
+  });
+
   it('the window of a planned renewal keeps back a tenth of its period', () => {
     expect(renewalWindow(10_000)).toBe(9_000);
     expect(renewalWindow(300)).toBe(270);

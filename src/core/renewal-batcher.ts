@@ -130,9 +130,20 @@ function send(holds: Pending[]): void {
       });
     },
     (error: unknown) => {
+      if (splitSlot(error)) {
+        // A slot under migration: some holds' keys moved, others not yet, and Redis refuses a script
+        // over both. Each hold's own keys move together, so one by one they renew (ASK) meanwhile.
+        for (const hold of holds) hold.target.renew(hold.token, hold.holdMs).then(hold.resolve, hold.reject);
+        return;
+      }
       for (const hold of holds) hold.reject(error);
     },
   );
+}
+
+/** TRYAGAIN (keys of one script on two nodes mid-migration), or ioredis giving up following it. */
+function splitSlot(error: unknown): boolean {
+  return error instanceof Error && /^(TRYAGAIN|Too many Cluster redirections)/.test(error.message);
 }
 
 const batchers = new WeakMap<Connection, RenewalBatcher>();
