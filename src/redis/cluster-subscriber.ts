@@ -41,8 +41,13 @@ interface Route {
  * keyspace channel. On a server without sharded pub/sub (Redis < 7) the
  * SSUBSCRIBE is refused as an unknown command, and the scripts there
  * PUBLISH on the plain channel as before. When a slot moves, Redis drops
- * its shard channels on the old owner (a SUNSUBSCRIBE it sends by itself);
- * the slots refresh below then routes both channels to the new owner.
+ * its shard channels on the old owner (a SUNSUBSCRIBE it sends by itself,
+ * which ioredis' plain connection only notes: StackExchange.Redis#2969 shows
+ * the trap); the slots refresh below then routes both channels to the new
+ * owner. ioredis' own Cluster#ssubscribe is not used (ioredis#1759: it lost
+ * smessages); yadl's per-node connections SSUBSCRIBE one channel per
+ * command, as ioredis#2021 resubscribes them (one command's shard channels
+ * must share a slot).
  */
 export class ClusterSubscriber implements KeyspaceEventsSource {
   private readonly nodes = new Map<string, Subscriber>();

@@ -5,7 +5,9 @@
 -- SPUBLISH to the shard channel of that name, which hashes to the lock's own
 -- slot, so the cluster bus carries it to that shard's replicas only rather
 -- than to every node (waiters SSUBSCRIBE it on the slot's primary); an older
--- server PUBLISHes it on the keyspace channel as before.
+-- server PUBLISHes it on the keyspace channel as before. Redis 7.0 lets a
+-- script SPUBLISH to a channel of its own slot (another slot's is refused as
+-- "a non local key"), and every lock's channel is in its keys' slot.
 local function wake(channel, message)
   local sharded = string.match(channel, '^shard:(.*)$')
   if sharded == nil then return redis.call('PUBLISH', channel, message) end
