@@ -5,9 +5,9 @@
  * side is renewal-batch.spec.ts.
  */
 import { describe, expect, it, vi } from 'vitest';
-import { renewalWindow } from '../../src/core/hold-keeper';
+import { HoldKeeper, holdMargin, renewalWindow } from '../../src/core/hold-keeper';
 import { MAX_HOLDS_PER_SCRIPT, RenewalBatcher } from '../../src/core/renewal-batcher';
-import { LockError } from '../../src/errors';
+import { LockError, RedisUnavailableError, type LockLostReason } from '../../src/errors';
 import type { HoldRenewal, HoldTarget } from '../../src/redis/hold-kind';
 import { settle, useFakeClock } from '../support/fake-clock';
 
@@ -125,6 +125,68 @@ describe('RenewalBatcher (fake clock)', () => {
     const lefts = targets.map((t, i) => batcher.renew(t, `t${i}`, 900));
     expect(await Promise.all(lefts)).toEqual([111, 111, 111]);
     targets.forEach((t, i) => expect(t.renew).toHaveBeenCalledWith(`t${i}`, 900));
+  });
+
+  it('HoldKeepers on one schedule: a hold acquired later renews early with the first, and they stay together', async () => {
+    const batcher = new RenewalBatcher();
+    const LEASE = 3_000;
+    const t0 = performance.now();
+    const sent: [string, number][] = [];
+    const keeper = (name: string): HoldKeeper =>
+      new HoldKeeper(
+        { ttl: 0, lease: LEASE },
+        () => {
+          sent.push([name, performance.now() - t0]);
+          return Promise.resolve(LEASE);
+        },
+        () => expect.fail(`${name} lost`),
+        batcher,
+      );
+    const a = keeper('a');
+    const b = keeper('b');
+    a.start(t0, LEASE);
+    await vi.advanceTimersByTimeAsync(400);
+    b.start(performance.now(), LEASE); // due at 1400, may come from 500: joins a's tick at 1000
+    await vi.advanceTimersByTimeAsync(2_700);
+    expect(sent).toEqual([
+      ['a', 1_000],
+      ['b', 1_000],
+      ['a', 2_000],
+      ['b', 2_000],
+      ['a', 3_000],
+      ['b', 3_000],
+    ]);
+    a.stop();
+    b.stop();
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("a HoldKeeper on a schedule whose renewals keep failing retries every lease/10 and ends 'unconfirmed' on time", async () => {
+    const batcher = new RenewalBatcher();
+    const LEASE = 3_000;
+    const t0 = performance.now();
+    const tries: number[] = [];
+    const lost = vi.fn<(reason: LockLostReason) => void>();
+    const hold = new HoldKeeper(
+      { ttl: 0, lease: LEASE },
+      () => {
+        tries.push(performance.now() - t0);
+        return Promise.reject(new RedisUnavailableError('x', 'test', 100, { waited: 100 }));
+      },
+      lost,
+      batcher,
+    );
+    hold.start(t0, LEASE);
+    await vi.advanceTimersByTimeAsync(LEASE - holdMargin(LEASE) - 1);
+    expect(lost).not.toHaveBeenCalled();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(lost).toHaveBeenCalledWith('unconfirmed');
+    // The first at lease/3, then retries at most lease/10 apart (a retry may come up to half of that early).
+    expect(tries[0]).toBe(1_000);
+    for (let i = 1; i < tries.length; i++) expect(tries[i]! - tries[i - 1]!).toBeGreaterThanOrEqual(150);
+    for (let i = 1; i < tries.length; i++) expect(tries[i]! - tries[i - 1]!).toBeLessThanOrEqual(300);
+    expect(tries.length).toBeGreaterThanOrEqual(7);
+    expect(vi.getTimerCount()).toBe(0);
   });
 
   it('the window of a planned renewal keeps back a tenth of its period', () => {
