@@ -209,6 +209,7 @@ export function evaluateTargets(scenarios: readonly ScenarioResult[]): TargetRes
     }
   }
   targets.push(...fairTargets(scenarios));
+  targets.push(...shardedWakeTargets(scenarios));
   return targets;
 }
 
@@ -338,4 +339,23 @@ function fairTargets(scenarios: readonly ScenarioResult[]): TargetResult[] {
     );
   }
   return targets;
+}
+
+/** Issue 14: on a Redis >= 7 Cluster, release wake-ups cross the bus to the slot's shard only (SPUBLISH), never as PUBLISH. */
+function shardedWakeTargets(scenarios: readonly ScenarioResult[]): TargetResult[] {
+  const get = lookupIn(scenarios);
+  const has = (scenario: string, contender: string): boolean =>
+    scenarios.some((s) => s.id === scenario && s.skipped === undefined && s.contenders.some((c) => c.id === contender));
+  return YADL.filter((yadl) => has('s8', yadl)).map((yadl) =>
+    make({
+      target: 'Cluster (Redis >= 7): plain PUBLISH messages over the cluster bus per release = 0 (wake-ups on sharded pub/sub)',
+      scenario: 's8',
+      contender: yadl,
+      value: get('s8', yadl, 'busPublishPerRelease'),
+      unit: 'messages',
+      comparison: '<=',
+      limit: 0,
+      detail: `CLUSTER INFO, all nodes: SPUBLISH ${get('s8', yadl, 'busShardPerRelease')?.toFixed(2) ?? 'n/a'} messages/release (to the slot's replicas); a plain PUBLISH costs one per other node (5 on 3+3)`,
+    }),
+  );
 }

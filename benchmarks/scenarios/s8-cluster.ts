@@ -61,6 +61,9 @@ interface Measured {
   locksPerSec: number;
   clientCpuUs: number;
   redisCpuUs: number;
+  /** Cluster-bus messages per lock (each lock is one release) for PUBLISH and SPUBLISH; null on the single server. */
+  busPublish: number | null;
+  busShard: number | null;
 }
 
 /** Both processes on one deployment at once, for `clusterMs` from a common start. */
@@ -84,10 +87,12 @@ async function measure(context: ScenarioContext, contender: ContenderSpec, rep: 
   await mailFrom(context, 'ready', ids.length, runs);
   const cpuSeconds = (): Promise<number> => (deployment === 'cluster' ? cluster.cpuSeconds() : context.admin.cpuSeconds());
   const redisCpu = await cpuSeconds();
+  const bus = deployment === 'cluster' ? await cluster.busMessages() : undefined;
   const startAt = now() + 20;
   ids.forEach((id, i) => workers[i]!.mail(id, 'go', { startAt, endAt: startAt + durationMs } satisfies Go));
   const results = await Promise.all(runs);
   const redisCpuUs = ((await cpuSeconds()) - redisCpu) * 1e6;
+  const busAfter = bus === undefined ? undefined : await cluster.busMessages();
   const locks = results.reduce((sum, r) => sum + r.locks, 0);
   // Aggregate: every lock of both processes over the time until the last one finished its last round.
   const elapsedMs = Math.max(...results.map((r) => r.endedAt)) - startAt;
@@ -96,6 +101,8 @@ async function measure(context: ScenarioContext, contender: ContenderSpec, rep: 
     locksPerSec: locks / (elapsedMs / 1000),
     clientCpuUs: results.reduce((sum, r) => sum + r.cpuUs, 0) / locks,
     redisCpuUs: redisCpuUs / locks,
+    busPublish: bus === undefined || busAfter === undefined ? null : (busAfter.publish - bus.publish) / locks,
+    busShard: bus === undefined || busAfter === undefined ? null : (busAfter.shard - bus.shard) / locks,
   };
 }
 
@@ -111,7 +118,9 @@ export const clusterScaleOut: Scenario = {
     'as `redis`; the raw floor uses an ioredis Cluster. Headline: cluster ÷ single, per repetition, median (above 1× means ' +
     'the cluster served more locks/s). Redis CPU: the single server, or all 6 cluster nodes together (replication ' +
     'included), during the timed rounds. Caution: every process of the run (the workers and all 7 Redis servers) shares ' +
-    "this machine's cores, so a cluster can only scale out as far as idle cores allow.",
+    "this machine's cores, so a cluster can only scale out as far as idle cores allow. Cluster-bus messages per release " +
+    '(CLUSTER INFO, all nodes, timed rounds): PUBLISH crosses the bus to every other node (5 here), SPUBLISH (Redis >= 7) ' +
+    "only to the slot's replicas (1 here).",
   processes: PROCESSES,
   contenders: ['yadl-lock', 'raw'],
   cluster: true,
@@ -123,6 +132,8 @@ export const clusterScaleOut: Scenario = {
     { key: 'singleClientCpuUs', label: 'client CPU/lock, 1 server', unit: 'µs', better: 'lower' },
     { key: 'clusterRedisCpuUs', label: 'Redis CPU/lock, cluster (6 nodes)', unit: 'µs', better: 'lower' },
     { key: 'singleRedisCpuUs', label: 'Redis CPU/lock, 1 server', unit: 'µs', better: 'lower' },
+    { key: 'busPublishPerRelease', label: 'cluster-bus PUBLISH messages/release', unit: 'count', better: 'lower' },
+    { key: 'busShardPerRelease', label: 'cluster-bus SPUBLISH messages/release', unit: 'count', better: 'lower' },
   ],
   headline: 'scaleOut',
   chart: ['singleLocksPerSec', 'clusterLocksPerSec'],
@@ -141,6 +152,8 @@ export const clusterScaleOut: Scenario = {
       singleClientCpuUs: single?.clientCpuUs ?? null,
       clusterRedisCpuUs: cluster?.redisCpuUs ?? null,
       singleRedisCpuUs: single?.redisCpuUs ?? null,
+      busPublishPerRelease: cluster?.busPublish ?? null,
+      busShardPerRelease: cluster?.busShard ?? null,
     };
     return metrics;
   },

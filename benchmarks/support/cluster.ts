@@ -16,6 +16,12 @@ export interface BenchCluster {
   readonly description: string;
   /** CPU seconds used so far by every node together, primaries and replicas (INFO cpu). */
   cpuSeconds(): Promise<number>;
+  /**
+   * Pub/sub messages sent over the cluster bus so far, every node together
+   * (CLUSTER INFO): `publish` for PUBLISH, which goes to every other node;
+   * `shard` for SPUBLISH, which goes to the shard's replicas only.
+   */
+  busMessages(): Promise<{ publish: number; shard: number }>;
   /** Stops every node. Idempotent. */
   stop(): Promise<void>;
 }
@@ -57,6 +63,10 @@ export async function startBenchCluster(): Promise<BenchCluster> {
       async cpuSeconds() {
         const each = await Promise.all(admins.map((admin) => admin.cpuSeconds()));
         return each.reduce((sum, s) => sum + s, 0);
+      },
+      async busMessages() {
+        const each = await Promise.all(admins.map((admin) => admin.clusterBusMessages()));
+        return each.reduce((sum, m) => ({ publish: sum.publish + m.publish, shard: sum.shard + m.shard }), { publish: 0, shard: 0 });
       },
       stop,
     };

@@ -27,6 +27,13 @@ export class Admin {
     return read('used_cpu_user') + read('used_cpu_sys');
   }
 
+  /** Pub/sub messages this cluster node sent over the bus (CLUSTER INFO): PUBLISH and SPUBLISH (Redis >= 7). */
+  async clusterBusMessages(): Promise<{ publish: number; shard: number }> {
+    const text = String(await this.client.call('CLUSTER', 'INFO'));
+    const read = (field: string): number => Number(new RegExp(String.raw`(?:^|\n)${field}:(\d+)`).exec(text)?.[1] ?? 0);
+    return { publish: read('cluster_stats_messages_publish_sent'), shard: read('cluster_stats_messages_publishshard_sent') };
+  }
+
   /** CLIENT SETNAME of every connection (empty string when unnamed). */
   async clientNames(): Promise<string[]> {
     const list = await this.client.client('LIST');

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { diagnostics } from '../../src/diagnostics';
 import { lock$, LockLostError, type LockOptions } from '../../src/index';
 import { startRedisCluster, type RedisClusterHandle } from '../support/redis-cluster';
-import { namesOn, overlapping, sleep, stateKey, subscribeLock, waitFor, within, type Holding, type HoldSpan, useTopology } from './topology';
+import { namesOn, overlapping, promoteReplica, sleep, stateKey, subscribeLock, waitFor, within, type Holding, type HoldSpan, useTopology } from './topology';
 
 /**
  * The cluster changes under waiting and holding locks: a slot migrates to
@@ -102,12 +102,7 @@ describe('a primary killed', () => {
     const probe = hold(short!, { redis: connect(), prefix: `${p}-probe` });
 
     // Promotion: automatic after cluster-node-timeout (1 s); forced if slow.
-    let promoted = false;
-    for (const until = performance.now() + 5_000; performance.now() < until && !promoted; await sleep(100)) {
-      promoted = ((await cluster.command(replica!.port, 'ROLE')) as unknown[])[0] === 'master';
-    }
-    if (!promoted) await cluster.command(replica!.port, 'CLUSTER', 'FAILOVER', 'TAKEOVER');
-    await cluster.waitUntilOk(15_000);
+    const promoted = await promoteReplica(cluster, replica!.port);
     const okAt = performance.now();
     expect(((await cluster.command(replica!.port, 'ROLE')) as unknown[])[0]).toBe('master');
 

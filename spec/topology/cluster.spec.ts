@@ -104,7 +104,7 @@ describe('yadl on Redis Cluster', () => {
     expect(delays).toHaveLength(30);
   });
 
-  it('uses one subscriber connection per node for waiters on 20 names', async () => {
+  it('uses two subscriber connections per node for waiters on 20 names: plain channels for expiries, shard channels for wake-ups', async () => {
     const holders = connect();
     const waiters = connect();
     const p = prefix();
@@ -115,25 +115,28 @@ describe('yadl on Redis Cluster', () => {
     const holds = names.map((name) => hold(name, { redis: holders, prefix: p }));
     await within(Promise.all(holds.map((h) => h.acquired)), 10_000, 'held');
     const waits = names.flatMap((name) => [hold(name, { redis: waiters, prefix: p }), hold(name, { redis: waiters, prefix: p })]);
-    await waitFor(() => diagnostics.waitQueues === 20 && diagnostics.channels === 20, 5_000, 'all queued');
+    // Each name's channel twice: the keyspace channel and the shard channel of the same name.
+    await waitFor(() => diagnostics.waitQueues === 20 && diagnostics.channels === 40, 5_000, 'all queued');
 
     // Subscriptions are confirmed a moment after the waiters queued.
-    const subscribed = async (): Promise<[number, string[], string[], number][]> =>
+    const subscribed = async (): Promise<[number, string[], string[], number, string[]][]> =>
       Promise.all(
         cluster.nodes.map(async ({ port }) => {
           const own = primaries.some((x) => x.port === port) ? names.filter((n) => ownerIn(primaries, stateKey(p, n)).port === port) : [];
           const channels = (await cluster.command(port, 'PUBSUB', 'CHANNELS', `__keyspace@0__:${p}:*`)) as string[];
-          return [port, channels.sort(), own.map((n) => channelOf(p, n)).sort(), await connections(port, 'pubsub')];
+          const shard = (await cluster.command(port, 'PUBSUB', 'SHARDCHANNELS', `__keyspace@0__:${p}:*`)) as string[];
+          return [port, channels.sort(), own.map((n) => channelOf(p, n)).sort(), await connections(port, 'pubsub'), shard.sort()];
         }),
       );
     let views = await subscribed();
-    for (const until = Date.now() + 3_000; Date.now() < until && views.some(([, got, want]) => got.length < want.length); ) {
+    for (const until = Date.now() + 3_000; Date.now() < until && views.some(([, got, want, , shard]) => got.length < want.length || shard.length < want.length); ) {
       await new Promise((resolve) => setTimeout(resolve, 50));
       views = await subscribed();
     }
-    for (const [port, got, want, pubsub] of views) {
+    for (const [port, got, want, pubsub, shard] of views) {
       expect(got, `channels on ${port}`).toEqual(want);
-      expect(pubsub, `pubsub connections on ${port}`).toBe(want.length > 0 ? 1 : 0);
+      expect(shard, `shard channels on ${port}`).toEqual(want);
+      expect(pubsub, `pubsub connections on ${port}`).toBe(want.length > 0 ? 2 : 0);
     }
 
     // Each release wakes the head of that name's queue, then the next.

@@ -6,9 +6,9 @@ import { diagnostics } from '../../src/diagnostics';
 import type { RedisSource } from '../../src/index';
 import type { ConformingLock, Site } from '../facade/conformance/factory';
 import { lockKeys } from '../../src/redis/keys';
-import { waitFor, type Holding } from '../core/holding';
+import { sleep, waitFor, type Holding } from '../core/holding';
 import { activeTimers, expectQuiescent } from '../support/quiescence';
-import type { ClusterNodeInfo } from '../support/redis-cluster';
+import type { ClusterNodeInfo, RedisClusterHandle } from '../support/redis-cluster';
 
 export { percentile, sleep, subscribeLock, waitFor, within, type Holding } from '../core/holding';
 
@@ -52,6 +52,21 @@ export function namesOn(
     if (names !== undefined && names.length < count) names.push(name);
   }
   return byPort;
+}
+
+/**
+ * After its primary was killed: waits for the replica on `replicaPort` to be
+ * promoted (automatic after cluster-node-timeout, 1 s; forced with TAKEOVER
+ * if slow), then for the cluster to be ok. Resolves whether it was automatic.
+ */
+export async function promoteReplica(cluster: RedisClusterHandle, replicaPort: number): Promise<boolean> {
+  let promoted = false;
+  for (const until = performance.now() + 5_000; performance.now() < until && !promoted; await sleep(100)) {
+    promoted = ((await cluster.command(replicaPort, 'ROLE')) as unknown[])[0] === 'master';
+  }
+  if (!promoted) await cluster.command(replicaPort, 'CLUSTER', 'FAILOVER', 'TAKEOVER');
+  await cluster.waitUntilOk(15_000);
+  return promoted;
 }
 
 /** Parses CLIENT LIST output into one record per connection. */

@@ -14,6 +14,7 @@ import type { LockSettings } from './options';
 import { ownerToken } from './owner-token';
 import { PendingWork } from './pending-work';
 import { nextReleaseId } from './release-id';
+import { renewalBatcher } from './renewal-batcher';
 import { timerDelay } from './timers';
 import { existingWaitQueue, waitQueue, type AttemptOutcome, type QueuedWaiter, type WaitQueue } from './wait-queue';
 
@@ -346,10 +347,13 @@ export class Acquisition implements QueuedWaiter, LeaseHolder {
     // The queue drops this waiter itself once the attempt returns.
     this.queue = undefined;
     const lease = new HeldLease(name, prefix, mode, this.token, fence, ttl, this);
+    // Kinds that renew many holds in one script renew with the connection's other holds (renewal-batcher.ts).
+    const batch = renewalBatcher(this.connection, target);
     this.keeper = new HoldKeeper(
       this.settings,
-      (holdMs) => this.work.send(() => target.renew(this.token, holdMs)),
+      (holdMs) => this.work.send(() => (batch ? batch.renew(target, this.token, holdMs) : target.renew(this.token, holdMs))),
       (reason) => this.lose(reason),
+      batch,
     );
     this.keeper.start(sentAt, leftMs);
     this.observer.next(lease);

@@ -2,6 +2,7 @@ import { RedisUnavailableError, type LockLostReason } from '../errors';
 import { debugRenewal, debugTrouble, type DebuggedLock } from '../observability/debug';
 import { isTransient } from '../redis/deadline';
 import type { LockSettings } from './options';
+import type { RenewalSchedule } from './renewal-batcher';
 import { timerDelay } from './timers';
 
 /** Clock drift and a busy event loop: the hold is declared over this much before it can have ended. */
@@ -19,14 +20,23 @@ export function holdMargin(holdMs: number): number {
  * `sentAt + leftMs` on this process's clock. Stopping 2% + 5 ms earlier
  * allows for clock drift and a busy event loop, so the holder hears of it
  * before anyone else can have acquired. One timer serves both jobs.
+ *
+ * With a RenewalSchedule (a kind that renews many holds in one script), the
+ * schedule says when to renew instead, possibly early (see renewalWindow),
+ * so that the holds of one connection renew together; the timer then only
+ * watches the end. Losses are told exactly as without it.
  */
 export class HoldKeeper {
   private timer: NodeJS.Timeout | undefined;
   /** performance.now() by which the hold has surely ended in Redis, less the margin. */
   private endsAt = 0;
   private nextRenewalAt = Infinity;
+  /** How early the planned renewal may come to join others (RenewalSchedule). */
+  private renewalWindow = 0;
   private renewing = false;
   private stopped = false;
+  /** Cancels the renewal planned on the schedule, if any. */
+  private unschedule: (() => void) | undefined;
 
   constructor(
     /** The lock's name, prefix and mode only name it in NODE_DEBUG lines. */
@@ -34,6 +44,8 @@ export class HoldKeeper {
     /** One renewal (holdMs > 0) or check (0): ms left, 0 when the hold is gone. */
     private readonly renewOnce: (holdMs: number) => Promise<number>,
     private readonly lost: (reason: LockLostReason) => void,
+    /** Shared by the holds of one connection, to renew together; without it, each renews on its own timer. */
+    private readonly renewals?: RenewalSchedule,
   ) {}
 
   /** `leftMs` of the hold were left when Redis ran the script sent at `sentAt`. */
@@ -46,6 +58,8 @@ export class HoldKeeper {
   stop(): void {
     this.stopped = true;
     clearTimeout(this.timer);
+    this.unschedule?.();
+    this.unschedule = undefined;
   }
 
   private holdFrom(sentAt: number, leftMs: number): void {
@@ -53,17 +67,34 @@ export class HoldKeeper {
     this.endsAt = sentAt + leftMs - holdMargin(ttl > 0 ? ttl : lease);
   }
 
-  /** The next renewal (or check) in `delay`; a fixed hold is not checked when it ends first. */
-  private planRenewal(delay: number): void {
+  /**
+   * The next renewal (or check) in `delay`, or up to `window` ms earlier with
+   * a RenewalSchedule; a fixed hold is not checked when it ends first.
+   */
+  private planRenewal(delay: number, window = renewalWindow(delay)): void {
     const at = performance.now() + delay;
     this.nextRenewalAt = this.settings.ttl > 0 && at >= this.endsAt ? Infinity : at;
+    this.renewalWindow = window;
   }
 
   private schedule(): void {
     clearTimeout(this.timer);
-    const at = this.renewing ? this.endsAt : Math.min(this.endsAt, this.nextRenewalAt);
+    this.unschedule?.();
+    this.unschedule = undefined;
+    let at = this.renewing ? this.endsAt : Math.min(this.endsAt, this.nextRenewalAt);
+    if (this.renewals !== undefined && !this.renewing && this.nextRenewalAt < this.endsAt) {
+      this.unschedule = this.renewals.schedule(this.nextRenewalAt, this.renewalWindow, this.due);
+      at = this.endsAt;
+    }
     this.timer = setTimeout(this.tick, timerDelay(at - performance.now()));
   }
+
+  /** The schedule's turn for this hold's renewal. */
+  private readonly due = (): void => {
+    this.unschedule = undefined;
+    if (this.stopped || this.renewing) return;
+    void this.renew();
+  };
 
   private readonly tick = (): void => {
     if (this.stopped) return;
@@ -90,7 +121,9 @@ export class HoldKeeper {
       if (!isTransient(error) && !(error instanceof RedisUnavailableError)) return this.end('gone');
       debugTrouble(this.settings, ttl > 0 ? 'check' : 'renewal', error);
       // Unreachable, or busy for now (BUSY, LOADING...): keep trying until the hold can no longer be vouched for.
-      this.planRenewal(Math.max(10, Math.floor(lease / 10)));
+      const retryIn = Math.max(10, Math.floor(lease / 10));
+      // Retries of the holds of one failed batch fall due together, and go together again.
+      this.planRenewal(retryIn, Math.floor(retryIn / 2));
       return this.schedule();
     }
     this.renewing = false;
@@ -107,4 +140,15 @@ export class HoldKeeper {
     this.stop();
     this.lost(reason);
   }
+}
+
+/**
+ * How early a renewal planned `period` ms ahead may come to join others: up
+ * to the period less a tenth of it. Holds renewed in one batch fall due
+ * together again, so a window that nearly covers the period lets every hold
+ * of a connection converge on one batch per period; the tenth kept back
+ * means a renewal never follows the previous one sooner than that.
+ */
+export function renewalWindow(period: number): number {
+  return Math.max(0, period - Math.max(1, Math.floor(period / 10)));
 }

@@ -20,6 +20,8 @@ interface Route {
   /** `host:port` of the primary it is subscribed on; undefined until the slots are known. */
   node: string | undefined;
   inner: Listening | undefined;
+  /** Its shard channel of the same name on that node, where wake-ups arrive (Redis >= 7). */
+  shardInner: Listening | undefined;
   /** Settles the listener's `ready` with the first subscription's. */
   readonly routed: (ready: Promise<boolean> | boolean) => void;
 }
@@ -30,9 +32,26 @@ interface Route {
  * key's slot, with one subscriber connection per node (not per lock), and
  * moves a channel when its slot moves (migration, failover), telling its
  * listeners to retry as after a reconnect.
+ *
+ * Wake-ups (releases, grants) come on the shard channel of the same name
+ * (see scripts/includes/wake.lua): SPUBLISH in the lock's slot reaches the
+ * slot's shard only, where a plain PUBLISH crossed the cluster bus to every
+ * node. So each channel is also SSUBSCRIBEd on the same primary, over a
+ * second connection per node; expiry events stay on the plain, node-local
+ * keyspace channel. On a server without sharded pub/sub (Redis < 7) the
+ * SSUBSCRIBE is refused as an unknown command, and the scripts there
+ * PUBLISH on the plain channel as before. When a slot moves, Redis drops
+ * its shard channels on the old owner (a SUNSUBSCRIBE it sends by itself,
+ * which ioredis' plain connection only notes: StackExchange.Redis#2969 shows
+ * the trap); the slots refresh below then routes both channels to the new
+ * owner. ioredis' own Cluster#ssubscribe is not used (ioredis#1759: it lost
+ * smessages); yadl's per-node connections SSUBSCRIBE one channel per
+ * command, as ioredis#2021 resubscribes them (one command's shard channels
+ * must share a slot).
  */
 export class ClusterSubscriber implements KeyspaceEventsSource {
   private readonly nodes = new Map<string, Subscriber>();
+  private readonly shardNodes = new Map<string, Subscriber>();
   private readonly routes = new Set<Route>();
   private refresher: NodeJS.Timeout | undefined;
   /** A waiter asked for keyspace events: every node a channel is routed to gets them, until nobody listens. */
@@ -46,7 +65,7 @@ export class ClusterSubscriber implements KeyspaceEventsSource {
   listen(name: string, listener: ChannelListener): Listening {
     let routed!: (ready: Promise<boolean> | boolean) => void;
     const ready = new Promise<boolean>((resolve) => (routed = resolve));
-    const route: Route = { name, listener, node: undefined, inner: undefined, routed };
+    const route: Route = { name, listener, node: undefined, inner: undefined, shardInner: undefined, routed };
     this.routes.add(route);
     // Until the cluster has told who owns the slot, the channel waits unsubscribed
     // ('refresh' and 'ready' route it): any node but the owner would never publish its events.
@@ -61,6 +80,7 @@ export class ClusterSubscriber implements KeyspaceEventsSource {
         closed = true;
         this.routes.delete(route);
         route.inner?.close();
+        route.shardInner?.close();
         route.routed(false);
         if (this.routes.size === 0) {
           this.stopRefreshing();
@@ -81,8 +101,9 @@ export class ClusterSubscriber implements KeyspaceEventsSource {
     this.cluster.off('refresh', this.reroute);
     this.cluster.off('ready', this.reroute);
     for (const route of this.routes) route.routed(false);
-    for (const node of this.nodes.values()) node.close();
+    for (const node of [...this.nodes.values(), ...this.shardNodes.values()]) node.close();
     this.nodes.clear();
+    this.shardNodes.clear();
     this.routes.clear();
   }
 
@@ -105,15 +126,21 @@ export class ClusterSubscriber implements KeyspaceEventsSource {
   /** Subscribes the route on `node`; a route that moves tells its listener to retry. */
   private move(route: Route, node: string): void {
     const previous = route.inner;
+    const previousShard = route.shardInner;
     route.node = node;
     const inner = this.node(node).listen(route.name, route.listener);
+    const shardInner = this.shardNode(node).listen(route.name, route.listener);
     route.inner = inner;
+    route.shardInner = shardInner;
+    // Ready once both are: a wake-up published before that may have been missed.
+    const ready = Promise.all([inner.ready, shardInner.ready]).then(([plain, shard]) => plain && shard);
     if (previous === undefined) {
-      route.routed(inner.ready);
+      route.routed(ready);
       return;
     }
     previous.close();
-    void inner.ready.then((ok) => {
+    previousShard?.close();
+    void ready.then((ok) => {
       if (ok && route.inner === inner && this.routes.has(route)) route.listener.resubscribed();
     });
   }
@@ -127,9 +154,8 @@ export class ClusterSubscriber implements KeyspaceEventsSource {
   private node(address: string): Subscriber {
     let subscriber = this.nodes.get(address);
     if (subscriber === undefined) {
-      const [host, port] = splitAddress(address);
       subscriber = new Subscriber(
-        () => new Redis({ ...this.cluster.options.redisOptions, host, port, autoResubscribe: false, disconnectTimeout: 100 }),
+        () => this.nodeClient(address),
         (client) => enableKeyspaceEvents(client),
         // A node that went away: look again at who owns the slots now.
         () => this.refresh(),
@@ -140,6 +166,27 @@ export class ClusterSubscriber implements KeyspaceEventsSource {
     // A node's subscriber forgets the request when its last channel goes; routing to it again renews it.
     if (this.keyspaceEvents) subscriber.requestKeyspaceEvents();
     return subscriber;
+  }
+
+  /** The node's shard-channel subscriber: no keyspace events to turn on there. */
+  private shardNode(address: string): Subscriber {
+    let subscriber = this.shardNodes.get(address);
+    if (subscriber === undefined) {
+      subscriber = new Subscriber(
+        () => this.nodeClient(address),
+        () => Promise.resolve(),
+        () => this.refresh(),
+        () => undefined,
+        true,
+      );
+      this.shardNodes.set(address, subscriber);
+    }
+    return subscriber;
+  }
+
+  private nodeClient(address: string): Redis {
+    const [host, port] = splitAddress(address);
+    return new Redis({ ...this.cluster.options.redisOptions, host, port, autoResubscribe: false, disconnectTimeout: 100 });
   }
 }
 

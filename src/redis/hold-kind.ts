@@ -40,6 +40,20 @@ export interface HoldTarget {
   acquire(token: string, holdMs: number, waits: boolean, companions?: readonly string[]): Promise<AcquireReply>;
   /** Extends the hold to `holdMs` from now (0: only checks); ms left, or 0 when the hold is gone. */
   renew(token: string, holdMs: number): Promise<number>;
+  /**
+   * Optional, with `renewMany`: which targets' renewals may go in one script
+   * (one kind, one Cluster slot). A kind without it renews each hold with
+   * `renew`, one script per hold.
+   */
+  readonly renewGroup?: string;
+  /**
+   * Optional: renews (holdMs > 0) or checks (0) the holds of targets of this
+   * target's `renewGroup` in one atomic script, as `renew` would one by one:
+   * per hold, in order, ms left, 0 when the hold is gone, or a LockError
+   * when Redis refused to touch that hold's keys. Rejects, for all of them,
+   * when the script as a whole got no answer (transient trouble).
+   */
+  renewMany?(holds: readonly HoldRenewal[]): Promise<(number | Error)[]>;
   /** Gives the hold back and wakes waiters; `releaseId` tags the wake-up ('' for none). */
   release(token: string, releaseId: string): Promise<ReleaseReply>;
   /** Takes back what a waiter that gives up left behind (a writer's mark); true when there was something. */
@@ -54,6 +68,14 @@ export interface HoldTarget {
    * hold rewritten unchanged so that WAIT on that connection counts it.
    */
   confirm(client: Redis, token: string, asking: boolean): Promise<boolean>;
+}
+
+/** One hold's renewal in a batch (HoldTarget.renewMany). */
+export interface HoldRenewal {
+  readonly target: HoldTarget;
+  readonly token: string;
+  /** The new hold from now, ms; 0 only checks. */
+  readonly holdMs: number;
 }
 
 export type AcquireReply =

@@ -42,4 +42,23 @@ export class LuaScript {
       });
     });
   }
+
+  /**
+   * For a script over many items (`<name>-<keysPerItem>.lua`, such as
+   * lock/renew-many-2.lua): `numberOfKeys` keys per item, any number of
+   * items. Keys and arguments go as one array, never spread into a call
+   * (tens of thousands of them would overflow the stack).
+   */
+  runBatch(client: Redis | Cluster, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+    if (keys.length === 0 || keys.length % this.numberOfKeys !== 0) {
+      return Promise.reject(new Error(`script expects ${this.numberOfKeys} keys per item, got ${keys.length}`));
+    }
+    const values = [...keys, ...args.map(String)];
+    return client.evalsha(this.sha, keys.length, values).catch((error: unknown) => {
+      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw redact(error);
+      return client.eval(this.lua, keys.length, values).catch((evalError: unknown) => {
+        throw redact(evalError);
+      });
+    });
+  }
 }

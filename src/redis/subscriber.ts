@@ -92,6 +92,12 @@ export class Subscriber implements KeyspaceEventsSource {
     private readonly onConnectionLost: () => void = () => undefined,
     /** A connection to the same server outside subscriber mode (where CONFIG is refused), for a late request. */
     private readonly commandClient: () => Redis | undefined = () => undefined,
+    /**
+     * Shard channels (SSUBSCRIBE, 'smessage': Redis >= 7, a Cluster's wake-ups)
+     * instead of plain ones. They get a connection of their own: ioredis counts
+     * a connection out of subscriber mode when either kind's count drops to 0.
+     */
+    private readonly sharded = false,
   ) {}
 
   listen(name: string, listener: ChannelListener): Listening {
@@ -157,7 +163,7 @@ export class Subscriber implements KeyspaceEventsSource {
       if (this.channels.size === 0) {
         this.dropClient();
       } else {
-        this.inOrder(client, () => client.unsubscribe(name)).catch(ignore);
+        this.inOrder(client, () => (this.sharded ? client.sunsubscribe(name) : client.unsubscribe(name))).catch(ignore);
       }
     }, CHANNEL_LINGER_MS);
     channel.linger.unref();
@@ -184,9 +190,11 @@ export class Subscriber implements KeyspaceEventsSource {
         for (const listener of channel.listeners) listener.connectionLost();
       }
     });
-    client.on('message', (channel: string, message: string) => {
+    client.on(this.sharded ? 'smessage' : 'message', (channel: string, message: string) => {
       for (const listener of this.channels.get(channel)?.listeners ?? []) listener.message(message);
     });
+    // ioredis leaves an SSUBSCRIBE answered MOVED unsettled and says 'moved': the slot is elsewhere now.
+    if (this.sharded) client.on('moved', () => this.onConnectionLost());
     client.on('ready', () => {
       if (this.client !== client) return;
       if (!this.connectedBefore) {
@@ -231,9 +239,12 @@ export class Subscriber implements KeyspaceEventsSource {
    */
   private subscribe(client: Redis, channels: Channel[], tell: boolean): void {
     const names = channels.map((c) => c.name);
-    const ready = this.inOrder(client, () => client.subscribe(...names)).then(
+    // One SSUBSCRIBE per channel: on a Cluster, one command's shard channels must share a slot.
+    const send = (): Promise<unknown> => (this.sharded ? Promise.all(names.map((name) => client.ssubscribe(name))) : client.subscribe(...names));
+    const ready = this.inOrder(client, send).then(
       () => true,
-      () => false,
+      // A server without sharded pub/sub (Redis < 7) publishes its wake-ups on the plain channel instead.
+      (error: unknown) => this.sharded && error instanceof Error && /unknown command/i.test(error.message),
     );
     for (const channel of channels) channel.ready = ready;
     void ready.then((ok) => {

@@ -1,8 +1,9 @@
 import { hostname } from 'node:os';
 import type { Cluster, Redis } from 'ioredis';
+import calculateSlot from 'cluster-key-slot';
 import { LockError } from '../../errors';
 import { isTransient } from '../deadline';
-import type { AcquireReply, HoldKind, HoldTarget, InspectReply, ReleaseReply } from '../hold-kind';
+import type { AcquireReply, HoldKind, HoldRenewal, HoldTarget, InspectReply, ReleaseReply } from '../hold-kind';
 import type { Connection } from '../connection';
 import { lockKeys, type LockKeys } from '../keys';
 import { LuaScript } from '../lua-script';
@@ -36,6 +37,7 @@ const scripts = {
   forceRelease: new LuaScript(luaScripts.lock.forceRelease.lua, luaScripts.lock.forceRelease.numberOfKeys),
   inspect: new LuaScript(luaScripts.lock.inspect.lua, luaScripts.lock.inspect.numberOfKeys),
   withdraw: new LuaScript(luaScripts.lock.withdraw.lua, luaScripts.lock.withdraw.numberOfKeys),
+  renewMany: new LuaScript(luaScripts.lock.renewMany.lua, luaScripts.lock.renewMany.numberOfKeys),
   confirm: new LuaScript(luaScripts.lock.confirm.lua, luaScripts.lock.confirm.numberOfKeys),
 };
 
@@ -109,9 +111,18 @@ export class LockTarget implements HoldTarget {
     this.name = keys.name;
     this.slotKey = keys.state;
     this.channel = keys.channel;
+    this.wake = isCluster(client) ? `shard:${keys.channel}` : keys.channel;
     this.stateAndFence = [keys.state, keys.fence];
     this.stateOnly = [keys.state];
   }
+
+  /**
+   * What the scripts publish wake-ups on: the keyspace channel, or on a
+   * Cluster 'shard:<channel>', which they send with SPUBLISH (Redis >= 7) to
+   * the shard channel of that name, in the lock's slot (includes/wake.lua).
+   */
+  private readonly wake: string;
+  private group: string | undefined;
 
   /** The scripts' KEYS, made once per target (targets are cached, see lockKind). */
   private readonly stateAndFence: readonly string[];
@@ -119,8 +130,8 @@ export class LockTarget implements HoldTarget {
 
   /** Not async (nor release): a promise and a frame less per command on the hot path. */
   acquire(token: string, holdMs: number, waits: boolean, companions: readonly string[] = []): Promise<AcquireReply> {
-    const { keys, line } = this;
-    const args = [token, this.scriptMode, holdMs, FENCE_RETENTION_MS, waits ? '1' : '0', line.fair ? '1' : '0', line.handoffGrace, keys.channel, line.label];
+    const { line } = this;
+    const args = [token, this.scriptMode, holdMs, FENCE_RETENTION_MS, waits ? '1' : '0', line.fair ? '1' : '0', line.handoffGrace, this.wake, line.label];
     for (const companion of companions) args.push(companion);
     return this.call('acquire', args).then((reply) => {
       if (Array.isArray(reply) && reply.length === 5 && reply.every((n) => typeof n === 'number')) {
@@ -140,16 +151,53 @@ export class LockTarget implements HoldTarget {
     throw this.unexpected('renew', reply);
   }
 
+  /**
+   * Renewals of every lock on this client batch together; on a Cluster, of
+   * the locks in one slot (a script's keys must share one): the slot of the
+   * key as sent, with the client's keyPrefix (the channel's key part).
+   */
+  get renewGroup(): string {
+    this.group ??= isCluster(this.client) ? `lock:${calculateSlot(this.channel.replace(KEYSPACE_CHANNEL, ''))}` : 'lock';
+    return this.group;
+  }
+
+  async renewMany(holds: readonly HoldRenewal[]): Promise<(number | Error)[]> {
+    const keys: string[] = [];
+    const args: (string | number)[] = [FENCE_RETENTION_MS];
+    for (const { target, token, holdMs } of holds) {
+      if (!(target instanceof LockTarget)) throw new TypeError(`renewMany of a lock got a hold of another kind: ${target.name}`);
+      keys.push(target.keys.state, target.keys.fence);
+      args.push(token, target.scriptMode, holdMs);
+    }
+    let reply: unknown;
+    try {
+      reply = await scripts.renewMany.runBatch(this.client, keys, args);
+    } catch (error) {
+      throw this.refused('renewMany', error);
+    }
+    if (!Array.isArray(reply) || reply.length !== holds.length) throw this.unexpected('renewMany', reply);
+    return holds.map(({ target }, i) => {
+      const left: unknown = reply[i];
+      if (typeof left === 'number' && left >= 0) return left;
+      const own = target as LockTarget;
+      if (typeof left === 'string') {
+        // What the script's pcall caught, as ioredis would have surfaced it from renew-2.lua.
+        const refusal = own.refused('renew', Object.assign(new Error(left), { name: 'ReplyError' }));
+        return refusal instanceof Error ? refusal : own.unexpected('renew', left);
+      }
+      return own.unexpected('renew', left);
+    });
+  }
+
   release(token: string, releaseId: string): Promise<ReleaseReply> {
-    return this.call('release', [token, this.scriptMode, this.keys.channel, releaseId, FENCE_RETENTION_MS]).then((reply) => {
+    return this.call('release', [token, this.scriptMode, this.wake, releaseId, FENCE_RETENTION_MS]).then((reply) => {
       if (reply === 1 || reply === 0 || reply === -1) return reply;
       throw this.unexpected('release', reply);
     });
   }
 
   async withdraw(token: string): Promise<boolean> {
-    const { keys } = this;
-    const reply = await this.call('withdraw', [token, keys.channel, '', FENCE_RETENTION_MS]);
+    const reply = await this.call('withdraw', [token, this.wake, '', FENCE_RETENTION_MS]);
     if (reply === 1 || reply === 0) return reply === 1;
     throw this.unexpected('withdraw', reply);
   }
@@ -164,8 +212,7 @@ export class LockTarget implements HoldTarget {
   }
 
   async forceRelease(): Promise<boolean> {
-    const { keys } = this;
-    const reply = await this.call('forceRelease', [keys.channel, '', FENCE_RETENTION_MS]);
+    const reply = await this.call('forceRelease', [this.wake, '', FENCE_RETENTION_MS]);
     if (reply === 1 || reply === 0) return reply === 1;
     throw this.unexpected('forceRelease', reply);
   }
@@ -177,28 +224,36 @@ export class LockTarget implements HoldTarget {
   }
 
   /** Runs `script` on this lock's keys (the state, and the fence for the 2-key scripts). */
-  private call(script: Exclude<keyof typeof scripts, 'confirm'>, args: (string | number)[]): Promise<unknown> {
+  private call(script: Exclude<keyof typeof scripts, 'confirm' | 'renewMany'>, args: (string | number)[]): Promise<unknown> {
     const run = scripts[script];
     return run.run(this.client, run.numberOfKeys === 2 ? this.stateAndFence : this.stateOnly, args).catch((error: unknown) => {
-      const { keys } = this;
-      if (error instanceof Error && /WRONGTYPE|YADLSTATE/.test(error.message)) {
-        throw new LockError(
-          `the key ${keys.state} holds a value yadl did not write (${error.message}); refusing to touch it`,
-          keys.name,
-          { cause: error },
-        );
-      }
-      // Transient trouble is the caller's to retry; any other reply is final, and yadl's to explain.
-      if (isTransient(error)) throw error;
-      throw new LockError(`Redis refused the ${script} script for ${keys.state}: ${describeError(error)}`, keys.name, {
+      throw this.refused(script, error);
+    });
+  }
+
+  /** Transient trouble as it came (the caller's to retry); any other refusal as a LockError that explains it. */
+  private refused(script: string, error: unknown): unknown {
+    const { keys } = this;
+    if (error instanceof Error && /WRONGTYPE|YADLSTATE/.test(error.message)) {
+      return new LockError(`the key ${keys.state} holds a value yadl did not write (${error.message}); refusing to touch it`, keys.name, {
         cause: error,
       });
+    }
+    if (isTransient(error)) return error;
+    return new LockError(`Redis refused the ${script} script for ${keys.state}: ${describeError(error)}`, keys.name, {
+      cause: error,
     });
   }
 
   private unexpected(script: string, reply: unknown): LockError {
     return new LockError(`unexpected reply from the ${script} script for ${this.keys.state}: ${JSON.stringify(reply)}`, this.keys.name);
   }
+}
+
+const KEYSPACE_CHANNEL = /^__keyspace@\d+__:/;
+
+function isCluster(client: Redis | Cluster): client is Cluster {
+  return (client as { isCluster?: boolean }).isCluster === true;
 }
 
 function describeError(error: unknown): string {

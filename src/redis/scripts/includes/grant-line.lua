@@ -2,6 +2,7 @@
 --- @include "format-reader"
 --- @include "keep-alive"
 --- @include "set-label"
+--- @include "wake"
 --[[
   Hands the lock to the head of the fair line (h.tickets, see read-holders)
   if it can hold now: a writer's ticket alone when nothing holds, the run of
@@ -10,7 +11,7 @@
   attempt makes it a full hold); an owner that never does (a dead process)
   lets it lapse, and the line moves on. Tickets granted leave the line.
 
-  Publishes 'grant:<seq>,<seq>...|<next seqs>|<graceMs>' on `channel`:
+  Publishes 'grant:<seq>,<seq>...|<next seqs>|<graceMs>' on `channel` (see wake.lua):
   only the processes owning those tickets act on it. The next few in line
   (up to 4, comma-separated) arm a retry at 1, 2, 3... graces, in case the
   grantee and those before them are gone; nh records from when the first of
@@ -62,6 +63,6 @@ local function grantLine(state, fenceKey, h, nowMs, nowUs, retention, channel)
   else
     redis.call('HDEL', state, 'nh')
   end
-  redis.call('PUBLISH', channel, 'grant:' .. table.concat(seqs, ',') .. '|' .. table.concat(nexts, ',') .. '|' .. longest)
+  wake(channel, 'grant:' .. table.concat(seqs, ',') .. '|' .. table.concat(nexts, ',') .. '|' .. longest)
   return #granted
 end

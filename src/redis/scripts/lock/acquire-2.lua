@@ -15,7 +15,7 @@
             line has tickets, every waiting acquisition queues in it
     ARGV[7] handoff grace, ms: how long a hold granted to this token by
             another's release waits for its confirmation
-    ARGV[8] keyspace channel of the state, where grants are published
+    ARGV[8] keyspace channel of the state, where grants are published ('shard:<channel>' on a Cluster: includes/wake.lua)
     ARGV[9] the holder's label ('' for none), kept beside the hold
     ARGV[10..] tokens of other waiters of the same process whose tickets
             this attempt keeps alive (one command for all of them)

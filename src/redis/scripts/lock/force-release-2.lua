@@ -7,7 +7,7 @@
   Input:
     KEYS[1] state hash (layout in includes/read-holders.lua)
     KEYS[2] fence counter (for the fences of holds granted to the line)
-    ARGV[1] keyspace channel of the state, to publish wake-ups on
+    ARGV[1] keyspace channel of the state, to publish wake-ups on ('shard:<channel>' on a Cluster: includes/wake.lua)
     ARGV[2] release id for the wake-up message ('' for none)
     ARGV[3] fence retention, ms
 

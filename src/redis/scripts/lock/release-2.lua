@@ -7,7 +7,7 @@
     KEYS[2] fence counter (for the fences of holds granted to the line)
     ARGV[1] owner token
     ARGV[2] mode: 'w' or 'r'
-    ARGV[3] keyspace channel of the state, to publish wake-ups on
+    ARGV[3] keyspace channel of the state, to publish wake-ups on ('shard:<channel>' on a Cluster: includes/wake.lua)
     ARGV[4] release id for the wake-up message ('' for none)
     ARGV[5] fence retention, ms
 

@@ -7,7 +7,7 @@
     KEYS[1] state hash (layout in includes/read-holders.lua)
     KEYS[2] fence counter (for the fences of holds granted to the line)
     ARGV[1] owner token of the waiter
-    ARGV[2] keyspace channel of the state, to publish wake-ups on
+    ARGV[2] keyspace channel of the state, to publish wake-ups on ('shard:<channel>' on a Cluster: includes/wake.lua)
     ARGV[3] release id for the wake-up message ('' for none)
     ARGV[4] fence retention, ms
 
