@@ -75,6 +75,11 @@ export type AcquireReply =
       readonly queued: boolean;
       readonly behindWriter: boolean;
       readonly ticket: number;
+      /**
+       * Blocked only by its size: something is free, but less than it asks
+       * (a semaphore's permits); a smaller request behind it may go now.
+       */
+      readonly passOn?: boolean;
     };
 
 /** 1 released, 0 it was free (or this token's hold had expired), -1 another owner holds it. */

@@ -1,0 +1,113 @@
+--[[
+  Takes `permits` permits of a semaphore for an owner token, all at once or
+  none, with a fencing token issued atomically; or queues the token in the
+  fair line. Checks the limit first: the stored one wins.
+
+  Input:
+    KEYS[1] state: the semaphore's hash (layout in includes/read-permits.lua)
+    KEYS[2] fence: the name's fencing counter (a string holding an integer)
+    ARGV[1] owner token
+    ARGV[2] permits wanted (>= 1)
+    ARGV[3] the limit the caller passes, 0 for none
+    ARGV[4] hold, ms: the fixed ttl or the lease to renew
+    ARGV[5] fence retention, ms: how long the counter (and the limit) outlive the hold
+    ARGV[6] '1' when the caller will wait if blocked (a fair caller then
+            takes a ticket), '0' for a single attempt
+    ARGV[7] '1' for a fair acquisition (FIFO line), '0' otherwise; while the
+            line has tickets, every waiting acquisition queues in it
+    ARGV[8] keyspace channel of the state, where wake-ups are published
+    ARGV[9] the holder's label ('' for none), kept beside the grant
+    ARGV[10..] tokens of other waiters of the same process whose tickets
+            this attempt keeps alive (one command for all of them)
+
+  Output:
+    {1, fence, leftMs, 0, 0}
+                       acquired; for a token that already holds (a retry of an
+                       attempt whose reply was lost) the same fence and what
+                       its grant has left
+    {0, waitMs, queued, passOn, seq}
+                       blocked; look again in about waitMs (the earliest
+                       grant's expiry, or when a ticket needs keeping).
+                       queued = 1 when the caller holds a ticket to withdraw
+                       if it gives up; passOn = 1 when permits are free but
+                       fewer than wanted (a smaller request may go now);
+                       seq: the caller's ticket number (0: none)
+    {-1, storedLimit, passedLimit, 0, 0}
+                       the limit passed differs from the stored one: nothing changed
+    {-2, 0, 0, 0, 0}   no limit stored and none passed: nothing changed
+    {-3, storedLimit, 0, 0, 0}
+                       more permits wanted than the stored limit: nothing changed
+]]
+--- @include "server-time"
+--- @include "read-permits"
+--- @include "format-grant"
+--- @include "next-fence"
+--- @include "keep-alive"
+--- @include "notify"
+local nowMs, nowUs = serverTime()
+local state, fenceKey = KEYS[1], KEYS[2]
+local token, permits, limit, hold, retention = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local waits, fair, channel, label = ARGV[6] == '1', ARGV[7] == '1', ARGV[8], ARGV[9]
+
+local s = readPermits(state, nowMs, true)
+
+-- Already holding: a retry of an attempt whose reply was lost keeps its grant.
+local own = s.grantOf[token]
+if own then return {1, own.fence, own.expiry - nowMs, 0, 0} end
+
+local stored = s.limit
+if stored ~= nil and limit ~= 0 and limit ~= stored then return {-1, stored, limit, 0, 0} end
+if stored == nil and limit == 0 then return {-2, 0, 0, 0, 0} end
+if permits > (stored or limit) then return {-3, stored or limit, 0, 0, 0} end
+if stored == nil then
+  stored = limit
+  redis.call('HSET', state, 'lim', limit)
+end
+-- The hash (and its limit) lives a fence retention past its last write.
+keepAlive(state, hold + retention)
+
+local free = stored - s.held
+local wait = hold
+if s.earliest ~= nil then wait = s.earliest - nowMs end
+
+local function take()
+  local fence, fenceText = nextFence(fenceKey, nowUs, hold + retention)
+  redis.call('HSET', state, 'p:' .. token, formatGrant(nowMs + hold, fenceText, permits, string.format('%.0f', nowMs) .. ':' .. label))
+  return {1, fence, hold, 0, 0}
+end
+
+if not fair and #s.tickets == 0 then
+  -- No line: whoever fits takes, so a big request never holds up smaller ones.
+  if permits <= free then return take() end
+  return {0, wait, 0, free > 0 and 1 or 0, 0}
+end
+
+-- The fair line: tickets in the order their first blocked attempts came.
+-- A ticket lives one hold of its owner and is kept alive by its owner's
+-- process (every hold / 3); an owner that dies loses its place within that.
+local ticketLife = hold
+local function keepTicket(ticket)
+  ticket.expiry = nowMs + ticketLife
+  redis.call('HSET', state, 't:' .. ticket.token, string.format('%.0f', ticket.expiry) .. ':' .. ticket.seq .. ':' .. ticket.permits)
+end
+for i = 10, #ARGV do
+  local other = s.ticketOf[ARGV[i]]
+  if other ~= nil then keepTicket(other) end
+end
+
+local mine = s.ticketOf[token]
+if mine == nil and #s.tickets == 0 and permits <= free then return take() end
+if mine == nil then
+  if not waits then return {0, wait, 0, 0, 0} end
+  mine = { token = token, seq = redis.call('HINCRBY', state, 'ts', 1), permits = permits }
+  s.tickets[#s.tickets + 1] = mine
+end
+if s.tickets[1] == mine and permits <= free then
+  redis.call('HDEL', state, 't:' .. token)
+  local taken = take()
+  -- The next in line may fit in what is left: tell the other processes.
+  if #s.tickets > 1 and free - permits > 0 then notify(channel, '') end
+  return taken
+end
+keepTicket(mine)
+return {0, math.min(wait, math.max(1, math.floor(hold / 3))), 1, 0, mine.seq}
