@@ -109,6 +109,20 @@ describe('semaphore$: grants', () => {
     await granted(small);
   });
 
+  // Regression: the local queue tried only its head, which had joined the line last, so the line's head never went.
+  it('a waiter that joined the fair line after others of its own process does not hold them up', async () => {
+    const holder = take('s', { limit: 1 });
+    await granted(holder);
+    const early = take('s');
+    await sleep(50);
+    const fair = take('s', { fair: true });
+    await sleep(50);
+    holder.unsubscribe();
+    await granted(fair, 1_000);
+    fair.unsubscribe();
+    await granted(early, 1_000);
+  });
+
   it('a killed grant (fixed ttl) frees its permits at its expiry: the waiter gets in then, not before', async () => {
     const ttl = 400;
     const started = performance.now();

@@ -76,8 +76,10 @@ export type AcquireReply =
       readonly behindWriter: boolean;
       readonly ticket: number;
       /**
-       * Blocked only by its size: something is free, but less than it asks
-       * (a semaphore's permits); a smaller request behind it may go now.
+       * Another waiter of this process may get in although this one cannot:
+       * something is free, but less than it asks (a semaphore's permits),
+       * or others are ahead of it in a line whose head may wait behind it
+       * in this process. The wait queue then lets the next one try.
        */
       readonly passOn?: boolean;
     };

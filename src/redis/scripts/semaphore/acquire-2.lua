@@ -30,7 +30,8 @@
                        grant's expiry, or when a ticket needs keeping).
                        queued = 1 when the caller holds a ticket to withdraw
                        if it gives up; passOn = 1 when permits are free but
-                       fewer than wanted (a smaller request may go now);
+                       fewer than wanted (a smaller request may go now), or
+                       when others are ahead of it in the fair line;
                        seq: the caller's ticket number (0: none)
     {-1, storedLimit, passedLimit, 0, 0}
                        the limit passed differs from the stored one: nothing changed
@@ -110,4 +111,7 @@ if s.tickets[1] == mine and permits <= free then
   return taken
 end
 keepTicket(mine)
-return {0, math.min(wait, math.max(1, math.floor(hold / 3))), 1, 0, mine.seq}
+-- Behind others in the line: one of them may be the next waiter of the
+-- caller's own process (local order need not be ticket order), so let it try.
+local behind = s.tickets[1] ~= mine and 1 or 0
+return {0, math.min(wait, math.max(1, math.floor(hold / 3))), 1, behind, mine.seq}
