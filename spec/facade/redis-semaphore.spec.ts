@@ -8,22 +8,14 @@ import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { diagnostics } from '../../src/diagnostics';
 import { LockError, NotOwnerError, RedisSemaphore, semaphore$, type RedisSemaphoreOptions } from '../../src/index';
+import { TrackedSemaphore } from '../support/tracked-semaphore';
 import { commandCalls, newCalls, settledWithin, sleep, useFacadeFixture } from './facade-fixture';
 
 const fx = useFacadeFixture();
 
-/** Instances are tracked by the fixture (released after a failed test through `release({ force })`, which they reject: see below). */
+/** An instance the fixture tracks (and frees after a failed test). */
 function semaphore(options?: RedisSemaphoreOptions, name = 'pool'): RedisSemaphore {
-  const sem = fx.lock(TrackedSemaphore, options as never, name);
-  return sem;
-}
-
-/** The fixture frees what a failed test left held with `release({ force: true })`: here, every permit the instance holds. */
-class TrackedSemaphore extends RedisSemaphore {
-  override release(options?: { permits?: number; force?: boolean }): Promise<void> {
-    if (options?.force === true) return this[Symbol.asyncDispose]();
-    return super.release(options);
-  }
+  return fx.lock(TrackedSemaphore, options as never, name);
 }
 
 describe('RedisSemaphore: accounting', () => {
