@@ -74,6 +74,10 @@ if s.earliest ~= nil then wait = s.earliest - nowMs end
 local function take()
   local fence, fenceText = nextFence(fenceKey, nowUs, hold + retention)
   redis.call('HSET', state, 'p:' .. token, formatGrant(nowMs + hold, fenceText, permits, string.format('%.0f', nowMs) .. ':' .. label))
+  -- Blocked waiters look again at the earliest expiry they were told of; a
+  -- grant that ends before it (a short ttl) must tell them, or they would
+  -- sleep past its end. Rare: leases of one length always end later.
+  if (s.earliest == nil and #s.tickets > 0) or (s.earliest ~= nil and nowMs + hold < s.earliest) then notify(channel, '') end
   return {1, fence, hold, 0, 0}
 end
 
