@@ -39,8 +39,9 @@ export function escapeKeyPart(part: string): string {
 
 /**
  * Where a semaphore lives: the same layout under `semaphore:` instead of
- * `lock:`, so that a semaphore and a lock of one name never meet. All its
- * keys share the `{<name>}` tag (one Cluster slot).
+ * `lock:`, so that a semaphore and a lock of one name never meet. Its
+ * scripts use the hash only (its fence counter is a field of it); `fence`
+ * names the key a separate counter would have, in the same slot.
  */
 export function semaphoreKeys(prefix: string, name: string, db: number, clientKeyPrefix = ''): LockKeys {
   const state = `${prefix === '' ? '' : `${escapeKeyPart(prefix)}:`}semaphore:{${escapeKeyPart(name)}}`;

@@ -91,7 +91,7 @@ export class SemaphoreTarget implements HoldTarget {
       request.label,
       ...companions,
     ];
-    const reply = await this.call('acquire', [keys.state, keys.fence], args);
+    const reply = await this.call('acquire', [keys.state], args);
     if (Array.isArray(reply) && reply.length === 5 && reply.every((n) => typeof n === 'number')) {
       const [code, value, third, fourth, ticket] = reply as [number, number, number, number, number];
       if (code === 1) return { acquired: true, fence: value, leftMs: third };
@@ -122,14 +122,14 @@ export class SemaphoreTarget implements HoldTarget {
 
   async renew(token: string, holdMs: number): Promise<number> {
     const { keys } = this;
-    const reply = await this.call('renew', [keys.state, keys.fence], [token, holdMs, FENCE_RETENTION_MS]);
+    const reply = await this.call('renew', [keys.state], [token, holdMs, FENCE_RETENTION_MS]);
     if (typeof reply === 'number' && reply >= 0) return reply;
     throw this.unexpected('renew', reply);
   }
 
   async release(token: string, releaseId: string): Promise<ReleaseReply> {
     const { keys } = this;
-    const reply = await this.call('release', [keys.state, keys.fence], [token, keys.channel, releaseId]);
+    const reply = await this.call('release', [keys.state], [token, keys.channel, releaseId]);
     if (reply === 1 || reply === 0 || reply === -1) return reply;
     throw this.unexpected('release', reply);
   }

@@ -8,15 +8,19 @@
     t:<token> = '<expiry>:<seq>:<permits>'
           a ticket in the fair line, kept alive by its owner's process
     ts  = the last ticket number issued
+    f   = the last fence issued (see includes/next-fence.lua for the rule)
   Expiries are server milliseconds. The hash lives one fence retention past
-  its last write, so that the limit outlives its holds (see README,
-  "Semaphores").
+  its latest grant's expiry (and past its last write), so that the limit and
+  the fence counter outlive the holds, as a lock's fence counter does (see
+  README, "Semaphores").
 
   readPermits returns, at nowMs (with prune, expired grants and tickets are
   deleted on the way):
     s.limit                  the stored limit, or nil
+    s.fence                  the last fence issued (text), or nil
     s.held                   permits held by live grants
     s.earliest, s.latest     earliest and latest expiry of a live grant (nil: none)
+    s.ticketLatest           latest expiry of a live ticket (nil: none)
     s.grantOf[token]         { expiry, fence, permits, rest } of a live grant
     s.tickets, s.ticketOf    the fair line: { token, seq, permits, expiry }, in ticket order
 ]]
@@ -33,6 +37,9 @@ local function readPermits(state, nowMs, prune)
     if field == 'lim' then
       s.limit = tonumber(value)
       if s.limit == nil then foreign() end
+    elseif field == 'f' then
+      if tonumber(value) == nil then foreign() end
+      s.fence = value
     elseif tag == 'p' then
       local expiry, fence, permits, rest = string.match(value, '^(%d+):(%d+):(%d+):?(.*)$')
       if expiry == nil then foreign() end
@@ -56,6 +63,7 @@ local function readPermits(state, nowMs, prune)
         local ticket = { token = token, seq = tonumber(seq), permits = tonumber(permits), expiry = expiry }
         s.tickets[#s.tickets + 1] = ticket
         s.ticketOf[token] = ticket
+        if s.ticketLatest == nil or expiry > s.ticketLatest then s.ticketLatest = expiry end
       end
     elseif field ~= 'ts' then
       foreign()

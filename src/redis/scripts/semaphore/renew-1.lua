@@ -4,7 +4,6 @@
 
   Input:
     KEYS[1] state hash (layout in includes/read-permits.lua)
-    KEYS[2] fence counter
     ARGV[1] owner token
     ARGV[2] hold, ms: the new lease from now; 0 only checks (a fixed ttl)
     ARGV[3] fence retention, ms
@@ -16,7 +15,7 @@
 --- @include "format-grant"
 --- @include "keep-alive"
 local nowMs = serverTime()
-local state, fenceKey = KEYS[1], KEYS[2]
+local state = KEYS[1]
 local token, hold, retention = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 
 local value = redis.call('HGET', state, 'p:' .. token)
@@ -28,6 +27,6 @@ if expiry <= nowMs then return 0 end
 if hold == 0 then return expiry - nowMs end
 
 redis.call('HSET', state, 'p:' .. token, formatGrant(nowMs + hold, fence, permits, rest))
+-- The hash (its limit and fence counter) lives a retention past the grant.
 keepAlive(state, hold + retention)
-keepAlive(fenceKey, hold + retention)
 return hold

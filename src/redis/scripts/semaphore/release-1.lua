@@ -3,7 +3,6 @@
 
   Input:
     KEYS[1] state hash (layout in includes/read-permits.lua)
-    KEYS[2] fence counter (unused; kept so that all of a grant's scripts name both keys)
     ARGV[1] owner token
     ARGV[2] keyspace channel of the state, to publish wake-ups on
     ARGV[3] release id for the wake-up message ('' for none)
@@ -20,11 +19,13 @@ local nowMs = serverTime()
 local state = KEYS[1]
 local token, channel, releaseId = ARGV[1], ARGV[2], ARGV[3]
 
-local s = readPermits(state, nowMs, true)
-if s.grantOf[token] == nil then
-  if s.held > 0 then return -1 end
-  return 0
+-- The common case first: the token's own live grant, without reading the others.
+local own = redis.call('HGET', state, 'p:' .. token)
+if own and (tonumber(string.match(own, '^(%d+):') or '0')) > nowMs then
+  redis.call('HDEL', state, 'p:' .. token)
+  notify(channel, releaseId)
+  return 1
 end
-redis.call('HDEL', state, 'p:' .. token)
-notify(channel, releaseId)
-return 1
+local s = readPermits(state, nowMs, true)
+if s.held > 0 then return -1 end
+return 0

@@ -1,11 +1,11 @@
 --[[
   Takes `permits` permits of a semaphore for an owner token, all at once or
-  none, with a fencing token issued atomically; or queues the token in the
-  fair line. Checks the limit first: the stored one wins.
+  none, with a fencing token issued atomically (its counter is the hash's
+  field f); or queues the token in the fair line. Checks the limit first:
+  the stored one wins.
 
   Input:
     KEYS[1] state: the semaphore's hash (layout in includes/read-permits.lua)
-    KEYS[2] fence: the name's fencing counter (a string holding an integer)
     ARGV[1] owner token
     ARGV[2] permits wanted (>= 1)
     ARGV[3] the limit the caller passes, 0 for none
@@ -42,11 +42,10 @@
 --- @include "server-time"
 --- @include "read-permits"
 --- @include "format-grant"
---- @include "next-fence"
 --- @include "keep-alive"
 --- @include "notify"
 local nowMs, nowUs = serverTime()
-local state, fenceKey = KEYS[1], KEYS[2]
+local state = KEYS[1]
 local token, permits, limit, hold, retention = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local waits, fair, channel, label = ARGV[6] == '1', ARGV[7] == '1', ARGV[8], ARGV[9]
 
@@ -63,21 +62,29 @@ if permits > (stored or limit) then return {-3, stored or limit, 0, 0, 0} end
 if stored == nil then
   stored = limit
   redis.call('HSET', state, 'lim', limit)
+  keepAlive(state, retention) -- a new hash: it keeps its limit a retention
 end
--- The hash (and its limit) lives a fence retention past its last write.
-keepAlive(state, hold + retention)
 
 local free = stored - s.held
 local wait = hold
 if s.earliest ~= nil then wait = s.earliest - nowMs end
 
 local function take()
-  local fence, fenceText = nextFence(fenceKey, nowUs, hold + retention)
-  redis.call('HSET', state, 'p:' .. token, formatGrant(nowMs + hold, fenceText, permits, string.format('%.0f', nowMs) .. ':' .. label))
+  -- The next fence: one more than the last, never behind the server clock in
+  -- microseconds (so fences keep increasing after the hash expired or was
+  -- lost; see includes/next-fence.lua).
+  local fence = tonumber(s.fence or '0') + 1
+  if fence < nowUs then fence = nowUs end
+  local fenceText = string.format('%.0f', fence)
+  local expiry = nowMs + hold
+  redis.call('HSET', state, 'p:' .. token, formatGrant(expiry, fenceText, permits, string.format('%.0f', nowMs) .. ':' .. label), 'f', fenceText)
+  -- The hash lives a fence retention past its latest grant (and tickets).
+  local latest = math.max(expiry, s.latest or 0, s.ticketLatest or 0)
+  redis.call('PEXPIRE', state, latest - nowMs + retention)
   -- Blocked waiters look again at the earliest expiry they were told of; a
   -- grant that ends before it (a short ttl) must tell them, or they would
   -- sleep past its end. Rare: leases of one length always end later.
-  if (s.earliest == nil and #s.tickets > 0) or (s.earliest ~= nil and nowMs + hold < s.earliest) then notify(channel, '') end
+  if (s.earliest == nil and #s.tickets > 0) or (s.earliest ~= nil and expiry < s.earliest) then notify(channel, '') end
   return {1, fence, hold, 0, 0}
 end
 
@@ -94,6 +101,7 @@ local ticketLife = hold
 local function keepTicket(ticket)
   ticket.expiry = nowMs + ticketLife
   redis.call('HSET', state, 't:' .. ticket.token, string.format('%.0f', ticket.expiry) .. ':' .. ticket.seq .. ':' .. ticket.permits)
+  keepAlive(state, ticketLife + retention)
 end
 for i = 10, #ARGV do
   local other = s.ticketOf[ARGV[i]]
