@@ -109,6 +109,19 @@ describe('semaphore$: grants', () => {
     await granted(small);
   });
 
+  it('a fair waiter that gives up leaves the line at once: the one behind it is served next', async () => {
+    const holder = take('s', { limit: 2, permits: 2, fair: true });
+    await granted(holder);
+    const head = take('s', { permits: 2, fair: true, timeout: 150 });
+    await sleep(50);
+    const next = take('s', { permits: 1, fair: true });
+    expect(await failure(head)).toBeInstanceOf(LockTimeoutError);
+    await sleep(50);
+    expect(Object.keys(await state('s')).filter((f) => f.startsWith('t:')), 'one ticket left: the waiter behind').toHaveLength(1);
+    holder.unsubscribe();
+    expect((await granted(next, 1_000)).permits).toBe(1);
+  });
+
   // Regression: the local queue tried only its head, which had joined the line last, so the line's head never went.
   it('a waiter that joined the fair line after others of its own process does not hold them up', async () => {
     const holder = take('s', { limit: 1 });
