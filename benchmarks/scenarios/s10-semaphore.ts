@@ -1,64 +1,19 @@
 import { SEMAPHORE_LIMIT } from '../contenders/semaphores';
-import { now, sleep, sleepUntil, spin } from '../support/clock';
+import { now, sleep } from '../support/clock';
 import { PARENT } from '../support/ipc';
 import { commandDelta } from '../support/redis-admin';
 import { summarize } from '../support/stats';
-import { adapterArgs, deadline, mailFrom, openAdapter, place, warmUp, type AdapterArgs } from './common';
+import { adapterArgs, deadline, mailFrom, openAdapter, place, warmUp } from './common';
 import type { AcquisitionLog } from './handoffs';
+import { HOLD_MS, type Go, type LoopArgs } from './s2-contended';
 import { task, type Scenario, type Task } from './types';
 
 const WAITERS = 20;
 const PROCESSES = 4;
-const HOLD_MS = 0.2;
 const NAME = 'sem';
 const IDLE_NAME = 'sem-idle';
 /** The notified raw lock is the floor: a lock, so its "semaphore" has one permit. */
 const FLOOR = 'raw-notified';
-
-interface LoopArgs extends AdapterArgs {
-  id: number;
-}
-
-interface Go {
-  startAt: number;
-  endAt: number;
-}
-
-/** One logical worker: acquire a permit, hold ~0.2 ms (busy), release, again, until endAt. */
-const loop = task<LoopArgs>(async (args, context): Promise<AcquisitionLog> => {
-  const adapter = await openAdapter(args);
-  try {
-    await warmUp(adapter);
-    context.send(PARENT, 'ready');
-    const { startAt, endAt } = await context.receive<Go>(args.id, 'go');
-    const stop = new AbortController();
-    await sleepUntil(startAt);
-    const timer = setTimeout(() => stop.abort(new Error('time is up')), Math.max(0, endAt - now()));
-    const log: AcquisitionLog = [];
-    try {
-      while (now() < endAt) {
-        const waitStart = now();
-        let held;
-        try {
-          held = await adapter.acquire(NAME, stop.signal);
-        } catch (error) {
-          if (stop.signal.aborted) break;
-          throw error;
-        }
-        const acquiredAt = now();
-        spin(HOLD_MS);
-        const releasedAt = now();
-        await held.release();
-        log.push(waitStart, acquiredAt, releasedAt);
-      }
-    } finally {
-      clearTimeout(timer);
-    }
-    return log;
-  } finally {
-    await adapter.close();
-  }
-});
 
 /** Takes `holds` permits of the idle name and keeps them until told to stop. */
 const hold = task<LoopArgs & { holds: number }>(async (args, context) => {
@@ -115,14 +70,14 @@ export function releaseToGrant(logs: readonly AcquisitionLog[]): number[] {
   return delays;
 }
 
-export const semaphoreTasks: Record<string, Task> = { 's10.loop': loop, 's10.hold': hold, 's10.wait': wait };
+export const semaphoreTasks: Record<string, Task> = { 's10.hold': hold, 's10.wait': wait };
 
 export const semaphoreScenario: Scenario = {
   id: 's10',
   title: `Semaphore, limit ${SEMAPHORE_LIMIT} (${WAITERS} waiters in ${PROCESSES} processes)`,
   description:
     `${WAITERS} logical workers in ${PROCESSES} processes loop on one semaphore of limit ${SEMAPHORE_LIMIT} for a fixed time: ` +
-    `acquire a permit, hold ${HOLD_MS} ms (busy), release, again at once. Release to next grant: for each grant that came ` +
+    `acquire a permit, hold ${HOLD_MS} ms (busy), release, again at once (s2's loop). Release to next grant: for each grant that came ` +
     'after a release made while it waited, the time from the latest such release (any worker) to the grant, on the shared ' +
     'clock. Commands per acquisition: INFO commandstats over the run (commands inside Lua scripts included). Idle: a holder ' +
     `takes every permit, ${WAITERS} waiters wait, and INFO commandstats counts what reaches Redis over the idle window ` +
@@ -141,7 +96,8 @@ export const semaphoreScenario: Scenario = {
     const args = adapterArgs(context, contender, rep);
     const { ids, workers } = await place(context, contender, WAITERS, (index) => index % PROCESSES);
     const durationMs = context.timing.contendedMs;
-    const runs = ids.map((id, i) => workers[i]!.run<AcquisitionLog>('s10.loop', { ...args, id }, deadline(durationMs)));
+    // s2's loop (acquire, hold 0.2 ms busy, release, again) on the semaphore's name.
+    const runs = ids.map((id, i) => workers[i]!.run<AcquisitionLog>('s2.loop', { ...args, id, name: NAME } satisfies LoopArgs, deadline(durationMs)));
     await mailFrom(context, 'ready', ids.length, runs);
     const statsBefore = await context.admin.commandStats();
     const startAt = now() + 20;
