@@ -9,7 +9,7 @@ export type AttemptOutcome =
   | { readonly kind: 'acquired'; readonly holdMs: number }
   /**
    * `behindWriter`: a reader held back only by a waiting writer's mark.
-   * `passOn`: blocked only by its size (see AcquireReply): the next waiter may still fit.
+   * `passOn`: the next waiter may get in although this one cannot (see AcquireReply): try it too.
    */
   | { readonly kind: 'blocked'; readonly waitMs: number; readonly behindWriter: boolean; readonly passOn?: boolean }
   /** The waiter left (cancelled, timed out, failed) during its attempt, perhaps because of `error`. */
@@ -207,7 +207,7 @@ export class WaitQueue {
   private async run(): Promise<void> {
     this.running = true;
     try {
-      // Waiters blocked only by their size this round: the ones behind them still get a try.
+      // Waiters that let the next one try this round (passOn): skipped until something new happens.
       const passed = new Set<QueuedWaiter>();
       for (;;) {
         if (this.dirty) passed.clear();
