@@ -26,3 +26,7 @@ export {
 } from './errors';
 export { query, type QueryOptions } from './admin/query';
 export type { HoldInfo } from './admin/hold-info';
+export { semaphore$ } from './core/semaphore';
+export type { SemaphoreLease } from './core/semaphore-lease';
+export type { SemaphoreOptions } from './core/semaphore-options';
+export { RedisSemaphore, type RedisSemaphoreOptions, type SemaphoreAcquireOptions, type SemaphoreReleaseOptions } from './facade/redis-semaphore';

@@ -2,6 +2,7 @@ import { asyncMutexContender } from './async-mutex';
 import { rawContenders } from './raw';
 import { redisSemaphoreContenders } from './redis-semaphore';
 import { redlockContenders } from './redlock';
+import { semaphoreContenders } from './semaphores';
 import type { AdapterOptions, ContenderSpec, LockAdapter } from './types';
 import { yadlContenders } from './yadl';
 
@@ -11,6 +12,7 @@ export const contenders: readonly ContenderSpec[] = [
   ...redisSemaphoreContenders,
   ...rawContenders,
   asyncMutexContender,
+  ...semaphoreContenders,
 ];
 
 export function contender(id: string): ContenderSpec {

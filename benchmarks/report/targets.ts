@@ -210,6 +210,7 @@ export function evaluateTargets(scenarios: readonly ScenarioResult[]): TargetRes
   }
   targets.push(...fairTargets(scenarios));
   targets.push(...shardedWakeTargets(scenarios));
+  targets.push(...semaphoreTargets(scenarios));
   return targets;
 }
 
@@ -358,4 +359,66 @@ function shardedWakeTargets(scenarios: readonly ScenarioResult[]): TargetResult[
       detail: `CLUSTER INFO, all nodes: SPUBLISH ${get('s8', yadl, 'busShardPerRelease')?.toFixed(2) ?? 'n/a'} messages/release (to the slot's replicas); a plain PUBLISH costs one per other node (5 on 3+3)`,
     }),
   );
+}
+
+/** Scenario 10 (issue 11): yadl's semaphore against redis-semaphore's Semaphore and the notified raw lock floor. */
+function semaphoreTargets(scenarios: readonly ScenarioResult[]): TargetResult[] {
+  const get = lookupIn(scenarios);
+  const s = scenarios.find((x) => x.id === 's10' && x.skipped === undefined);
+  const yadl = 'yadl-semaphore';
+  if (s === undefined || !s.contenders.some((c) => c.id === yadl)) return [];
+  const targets: TargetResult[] = [];
+  for (const peer of ['redis-semaphore-sem', 'redis-semaphore-sem-fast'].filter((p) => s.contenders.some((c) => c.id === p))) {
+    const mine = get('s10', yadl, 'acqPerSec');
+    const theirs = get('s10', peer, 'acqPerSec');
+    const myCmds = get('s10', yadl, 'cmdPerAcq');
+    const theirCmds = get('s10', peer, 'cmdPerAcq');
+    targets.push(
+      make({
+        target: `semaphore: acquisitions/s ≥ 1.0 × ${peer}'s`,
+        scenario: 's10',
+        contender: yadl,
+        value: mine !== null && theirs !== null && theirs > 0 ? mine / theirs : null,
+        unit: '×',
+        comparison: '>=',
+        limit: 1,
+        detail: `yadl ${mine?.toFixed(0) ?? 'n/a'} vs ${theirs?.toFixed(0) ?? 'n/a'} acq/s`,
+      }),
+      make({
+        target: `semaphore: Redis commands per acquisition ≤ ${peer}'s`,
+        scenario: 's10',
+        contender: yadl,
+        value: myCmds,
+        unit: 'cmd',
+        comparison: '<=',
+        limit: theirCmds ?? 0,
+        detail: `yadl ${myCmds?.toFixed(1) ?? 'n/a'} vs ${theirCmds?.toFixed(1) ?? 'n/a'} (INFO commandstats)`,
+      }),
+    );
+  }
+  const mine = get('s10', yadl, 'handoffP50');
+  const floor = get('s10', 'raw-notified', 'handoffP50');
+  targets.push(
+    make({
+      target: 'semaphore: idle waiters < 1 command/s (all 20 together)',
+      scenario: 's10',
+      contender: yadl,
+      value: get('s10', yadl, 'idleCmdPerSec'),
+      unit: 'cmd/s',
+      comparison: '<',
+      limit: 1,
+      detail: 'INFO commandstats over the idle window',
+    }),
+    make({
+      target: "semaphore: release-to-next-grant p50 ≤ 1.5 × the notified raw lock's",
+      scenario: 's10',
+      contender: yadl,
+      value: mine !== null && floor !== null ? mine / floor : null,
+      unit: '× floor',
+      comparison: '<=',
+      limit: 1.5,
+      detail: `yadl ${fmt(mine)} vs floor ${fmt(floor)}`,
+    }),
+  );
+  return targets;
 }

@@ -10,11 +10,13 @@ export const WORKERS = 4;
 export const HOLD_MS = 0.2;
 const NAME = 'contended';
 
-interface LoopArgs extends AdapterArgs {
+export interface LoopArgs extends AdapterArgs {
   id: number;
+  /** The name looped on; default 'contended' (s10 loops on a semaphore's). */
+  name?: string;
 }
 
-interface Go {
+export interface Go {
   startAt: number;
   endAt: number;
 }
@@ -35,7 +37,7 @@ const loop = task<LoopArgs>(async (args, context): Promise<AcquisitionLog> => {
         const waitStart = now();
         let held;
         try {
-          held = await adapter.acquire(NAME, stop.signal);
+          held = await adapter.acquire(args.name ?? NAME, stop.signal);
         } catch (error) {
           if (stop.signal.aborted) break;
           throw error;

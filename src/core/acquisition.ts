@@ -245,7 +245,7 @@ export class Acquisition implements QueuedWaiter, LeaseHolder {
       // A marked writer retries within a third of its hold, which refreshes its mark.
       const marking = reply.queued && reply.ticket === 0;
       const waitMs = marking ? Math.min(reply.waitMs, Math.max(1, Math.floor(hold / 3))) : reply.waitMs;
-      return { kind: 'blocked', waitMs, behindWriter: reply.behindWriter };
+      return { kind: 'blocked', waitMs, behindWriter: reply.behindWriter, passOn: reply.passOn };
     }
     if (this.settings.replicas > 0 && !(await this.replicated())) return GONE;
     if (this.state !== 'first-attempt' && this.state !== 'attempting') return GONE;
@@ -426,8 +426,10 @@ export class Acquisition implements QueuedWaiter, LeaseHolder {
 }
 
 /** yadl never surfaces a raw client error: anything unexpected becomes a LockError with the cause. */
-function asLockError(error: unknown, name: string): LockError {
+function asLockError(error: unknown, name: string): LockError | RangeError {
   if (error instanceof LockError) return error;
+  // A kind's verdict on the request once Redis' state is read (a semaphore's permits above its stored limit).
+  if (error instanceof RangeError) return error;
   const message = error instanceof Error ? error.message : String(error);
   return new LockError(`lock '${name}': unexpected error from Redis: ${message}`, name, { cause: error });
 }

@@ -23,7 +23,8 @@ export function forceReleaseHold(address: HoldAddress): Promise<boolean> {
   return withTarget(address, (target) => target.forceRelease());
 }
 
-async function withTarget<T>(address: HoldAddress, use: (target: HoldTarget, connection: Connection) => Promise<T>): Promise<T> {
+/** Runs `use` on the hold at `address`, over a connection opened for it, within redisTimeout. */
+export async function withTarget<T>(address: HoldAddress, use: (target: HoldTarget, connection: Connection) => Promise<T>): Promise<T> {
   const connection = openConnection(address.redis);
   const unavailable = (cause: unknown): RedisUnavailableError =>
     new RedisUnavailableError(address.name, connection.server, address.redisTimeout, { cause });

@@ -110,7 +110,7 @@ export interface LockSettings {
   readonly keyspaceEvents: KeyspaceEvents;
 }
 
-const LOCK_OPTION_NAMES = [
+export const LOCK_OPTION_NAMES = [
   'redis',
   'prefix',
   'ttl',

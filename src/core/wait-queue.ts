@@ -7,8 +7,11 @@ import { timerDelay } from './timers';
 export type AttemptOutcome =
   /** `holdMs`: how long the new hold lasts unless renewed; the others' deadline retry comes then at the latest. */
   | { readonly kind: 'acquired'; readonly holdMs: number }
-  /** `behindWriter`: a reader held back only by a waiting writer's mark. */
-  | { readonly kind: 'blocked'; readonly waitMs: number; readonly behindWriter: boolean }
+  /**
+   * `behindWriter`: a reader held back only by a waiting writer's mark.
+   * `passOn`: the next waiter may get in although this one cannot (see AcquireReply): try it too.
+   */
+  | { readonly kind: 'blocked'; readonly waitMs: number; readonly behindWriter: boolean; readonly passOn?: boolean }
   /** The waiter left (cancelled, timed out, failed) during its attempt, perhaps because of `error`. */
   | { readonly kind: 'gone'; readonly error?: unknown };
 
@@ -226,9 +229,12 @@ export class WaitQueue {
   private async run(): Promise<void> {
     this.running = true;
     try {
+      // Waiters that let the next one try this round (passOn): skipped until something new happens.
+      const passed = new Set<QueuedWaiter>();
       for (;;) {
+        if (this.dirty) passed.clear();
         this.dirty = false;
-        const head = this.first((w) => this.granted.has(w)) ?? this.first();
+        const head = this.first((w) => this.granted.has(w)) ?? this.first((w) => !passed.has(w));
         if (head === undefined || this.disposed) return;
         let outcome = await head.attempt(this.companionsOf(head));
         let attempted = head;
@@ -253,7 +259,8 @@ export class WaitQueue {
         }
         if (outcome.kind === 'blocked') {
           this.armDeadline(outcome.waitMs);
-          if (!this.dirty) return;
+          if (outcome.passOn === true) passed.add(attempted);
+          else if (!this.dirty) return;
         } else if (outcome.kind === 'acquired') {
           // The others wait for this new hold now; its expiry is their deadline
           // (a release wakes them sooner), as no event may tell of it.

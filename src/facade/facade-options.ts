@@ -79,7 +79,7 @@ export interface FacadeSettings {
   readonly keyspaceEvents: KeyspaceEvents;
 }
 
-const LOCK_OPTIONS = [
+export const LOCK_OPTIONS = [
   'prefix',
   'ttl',
   'lease',

@@ -6,7 +6,8 @@ import { LockError } from '../errors';
  * or may not have run. Replies from Redis and yadl's own verdicts are not.
  */
 export function isConnectionProblem(error: unknown): boolean {
-  if (error instanceof LockError || error instanceof TypeError) return false;
+  // A RangeError is a kind's verdict on the request (a semaphore's permits above its stored limit).
+  if (error instanceof LockError || error instanceof TypeError || error instanceof RangeError) return false;
   return !(error instanceof Error && error.name === 'ReplyError');
 }
 

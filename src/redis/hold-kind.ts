@@ -97,6 +97,13 @@ export type AcquireReply =
       readonly queued: boolean;
       readonly behindWriter: boolean;
       readonly ticket: number;
+      /**
+       * Another waiter of this process may get in although this one cannot:
+       * something is free, but less than it asks (a semaphore's permits),
+       * or others are ahead of it in a line whose head may wait behind it
+       * in this process. The wait queue then lets the next one try.
+       */
+      readonly passOn?: boolean;
     };
 
 /** 1 released, 0 it was free (or this token's hold had expired), -1 another owner holds it. */

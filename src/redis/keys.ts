@@ -36,3 +36,14 @@ export function keyspaceChannel(db: number, key: string): string {
 export function escapeKeyPart(part: string): string {
   return part.replace(/[%{}]/g, (c) => (c === '%' ? '%25' : c === '{' ? '%7B' : '%7D'));
 }
+
+/**
+ * Where a semaphore lives: the same layout under `semaphore:` instead of
+ * `lock:`, so that a semaphore and a lock of one name never meet. Its
+ * scripts use the hash only (its fence counter is a field of it); `fence`
+ * names the key a separate counter would have, in the same slot.
+ */
+export function semaphoreKeys(prefix: string, name: string, db: number, clientKeyPrefix = ''): LockKeys {
+  const state = `${prefix === '' ? '' : `${escapeKeyPart(prefix)}:`}semaphore:{${escapeKeyPart(name)}}`;
+  return { name, state, fence: `${state}:fence`, channel: keyspaceChannel(db, clientKeyPrefix + state) };
+}
