@@ -26,3 +26,8 @@ export {
 } from './errors';
 export { query, type QueryOptions } from './admin/query';
 export type { HoldInfo } from './admin/hold-info';
+export { elect$ } from './core/elect';
+export { leader$ } from './core/leader';
+export type { Leader, Term } from './core/term';
+export type { ElectOptions, LeaderOptions } from './core/election-options';
+export { RedisElection, type CampaignOptions, type RedisElectionOptions } from './facade/redis-election';

@@ -62,8 +62,8 @@ export class LockTarget implements HoldTarget {
   readonly channel: string;
 
   constructor(
-    private readonly client: Redis | Cluster,
-    private readonly keys: LockKeys,
+    protected readonly client: Redis | Cluster,
+    protected readonly keys: LockKeys,
     /** The scripts' mode argument: 'w' exclusive, 'r' shared. */
     private readonly scriptMode: 'w' | 'r',
     private readonly line: LockLine = UNFAIR,
@@ -141,9 +141,11 @@ export class LockTarget implements HoldTarget {
     throw this.unexpected('confirm', reply);
   }
 
-  private async call(script: keyof typeof scripts, redisKeys: string[], args: (string | number)[]): Promise<unknown> {
+  /** Runs one of the lock's scripts (by name) or another kind's, with yadl's errors for what Redis refuses. */
+  protected async call(script: keyof typeof scripts | [string, LuaScript], redisKeys: string[], args: (string | number)[]): Promise<unknown> {
+    const [what, lua] = typeof script === 'string' ? [script, scripts[script]] : script;
     try {
-      return await scripts[script].run(this.client, redisKeys, args);
+      return await lua.run(this.client, redisKeys, args);
     } catch (error) {
       const { keys } = this;
       if (error instanceof Error && /WRONGTYPE|YADLSTATE/.test(error.message)) {
@@ -155,13 +157,13 @@ export class LockTarget implements HoldTarget {
       }
       // Transient trouble is the caller's to retry; any other reply is final, and yadl's to explain.
       if (isTransient(error)) throw error;
-      throw new LockError(`Redis refused the ${script} script for ${keys.state}: ${describeError(error)}`, keys.name, {
+      throw new LockError(`Redis refused the ${what} script for ${keys.state}: ${describeError(error)}`, keys.name, {
         cause: error,
       });
     }
   }
 
-  private unexpected(script: string, reply: unknown): LockError {
+  protected unexpected(script: string, reply: unknown): LockError {
     return new LockError(`unexpected reply from the ${script} script for ${this.keys.state}: ${JSON.stringify(reply)}`, this.keys.name);
   }
 }
