@@ -267,3 +267,25 @@ describe('leader$', () => {
     expect(terms).toEqual([ta.fence, tb.fence]);
   });
 });
+
+describe('a leader paused past its lease', () => {
+  it('finds its term over (LockLostError) in the first timer it runs, before the term\'s own timer fired', async () => {
+    const prefix = redis.prefix();
+    const LEASE = 300;
+    const a = watch(elect$('paused', { redis: redis.url, prefix, lease: LEASE }));
+    const term = await a.next(isTerm);
+    let seen: boolean | undefined;
+    let reason: unknown;
+    // A timer due long before the term's renewal timer: after the pause it runs first.
+    setTimeout(() => {
+      seen = term.signal.aborted;
+      reason = term.signal.reason;
+    }, 5);
+    // The event loop stands still for two leases, as in a long GC pause (or SIGSTOP).
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2 * LEASE);
+    await waitFor(() => seen !== undefined, 2_000, 'the timer');
+    expect(seen).toBe(true);
+    expect(reason).toBeInstanceOf(LockLostError);
+    expect((reason as LockLostError).reason).toBe('unconfirmed');
+  });
+});

@@ -3,7 +3,7 @@ import { LockError, LockLostError, RedisUnavailableError } from '../errors';
 import { openConnection, type Connection } from '../redis/connection';
 import { electionKind, electionTarget, type Candidate, type ElectionTarget } from '../redis/kinds/election-kind';
 import { checkValue, resolveElectOptions, type ElectOptions, type ElectSettings } from './election-options';
-import { releaseLease } from './held-lease';
+import { checkLease, releaseLease } from './held-lease';
 import type { Lease } from './lease';
 import { lockWithSettings$ } from './lock';
 import type { LockSettings } from './options';
@@ -179,6 +179,37 @@ class Candidacy {
   }
 }
 
+// eslint-disable-next-line @typescript-eslint/unbound-method -- called with the signal as `this`
+const abortedGetter = Object.getOwnPropertyDescriptor(AbortSignal.prototype, 'aborted')?.get as ((this: AbortSignal) => boolean) | undefined;
+const throwIfAborted = Object.getOwnPropertyDescriptor(AbortSignal.prototype, 'throwIfAborted')?.value as (this: AbortSignal) => void;
+
+/**
+ * The lease's signal, which also ends the term first when its time is up
+ * each time it is read (`aborted`, `throwIfAborted()`). A leader paused past
+ * its lease (SIGSTOP, a long GC pause) then runs its overdue timers in due
+ * order, its own before the one that would end the term: a timer that
+ * checks the signal before acting finds it aborted, with LockLostError.
+ */
+function checkedSignal(lease: Lease): AbortSignal {
+  const signal = lease.signal;
+  if (abortedGetter === undefined) return signal;
+  Object.defineProperties(signal, {
+    aborted: {
+      get: () => {
+        checkLease(lease);
+        return abortedGetter.call(signal);
+      },
+    },
+    throwIfAborted: {
+      value: () => {
+        checkLease(lease);
+        throwIfAborted.call(signal);
+      },
+    },
+  });
+  return signal;
+}
+
 /** The error for a proclaim on a term that is over. */
 function over(name: string, reason: unknown): LockLostError {
   if (reason instanceof LockLostError) return reason;
@@ -200,7 +231,7 @@ class ElectedTerm implements Term {
   ) {
     this.#candidacy = candidacy;
     this.#value = value;
-    this.#signal = lease.signal;
+    this.#signal = checkedSignal(lease);
     this.name = lease.name;
     this.fence = lease.fence;
   }
