@@ -1,4 +1,5 @@
 import { asyncMutexContender } from './async-mutex';
+import { electorContenders } from './electors';
 import { rawContenders } from './raw';
 import { redisSemaphoreContenders } from './redis-semaphore';
 import { redlockContenders } from './redlock';
@@ -11,6 +12,7 @@ export const contenders: readonly ContenderSpec[] = [
   ...redisSemaphoreContenders,
   ...rawContenders,
   asyncMutexContender,
+  ...electorContenders,
 ];
 
 export function contender(id: string): ContenderSpec {
