@@ -171,7 +171,11 @@ describe('candidates in several processes', { timeout: CHAOS_MS + 120_000 }, () 
         actions.push('resign');
         leader.candidate.worker.child.send({ cmd: 'resign' });
         const resigned = await leader.candidate.worker.message((m) => m.resigned === leader.fence, 10_000);
-        if (others.length > 0) {
+        if (resigned.live !== true) {
+          // Its term had ended before the resign came (its lease ran out while its process was starved of CPU).
+          actions.push('(that term was already over)');
+          expect(leader.candidate.worker.messages.some((m) => m.end === leader.fence)).toBe(true);
+        } else if (others.length > 0) {
           current = await nextTerm(candidates, leader.fence, RESIGN_BOUND + SLACK);
           expect(current.candidate, 'the resigner went to the back of the line').not.toBe(leader.candidate.id);
           handoffs.push(current.at - Number(resigned.at));

@@ -71,6 +71,29 @@ describe('RedisElection', () => {
     await expect(waiting).rejects.toThrow('enough');
   });
 
+  it('stays a candidate after a lost term; a campaign that gives up does not end a candidacy it did not start', async () => {
+    const prefix = redis.prefix();
+    const a = election('a', prefix, 'kept');
+    expect(await a.campaign()).toBe(true);
+    const first = a.term!;
+    const b = election('b', prefix, 'kept');
+    const bLeads = b.campaign({ timeout: 10_000 });
+    // Redis loses a's term: b takes the next one, and a campaigns on in the background.
+    await redis.client().del(`${prefix}:election:{kept}`);
+    expect(await bLeads).toBe(true);
+    // a hears of it at its next renewal (a third of its lease).
+    const until = performance.now() + 2_000;
+    while (!first.signal.aborted && performance.now() < until) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(first.signal.aborted).toBe(true);
+    expect(a.isLeader).toBe(false);
+    expect(await a.campaign({ timeout: 0 })).toBe(false);
+    expect(await a.campaign({ timeout: 100 })).toBe(false);
+    await b.resign();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(a.isLeader).toBe(true);
+    expect(a.term!.fence).toBeGreaterThan(first.fence);
+  });
+
   it('await using resigns at the end of the scope', async () => {
     const prefix = redis.prefix();
     const other = election('other', prefix, 'scoped');

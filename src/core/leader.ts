@@ -150,6 +150,9 @@ class LeaderWatch {
     } else if (this.current !== null && reading.nowUs > this.current.fence) {
       // Read after the term began (fences are not behind the server's clock), and nobody leads: it is over.
       this.seeEnd();
+    } else if (this.current !== null) {
+      // A fence ahead of the server's clock (a counter that ran ahead): this read cannot tell; look again soon.
+      this.armDeadline(RETRY_AFTER_TROUBLE_MS);
     }
     if (!this.emitted) this.emit(null);
   }

@@ -117,6 +117,8 @@ export class RedisElection {
       // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- signal.reason passes through as given
       return Promise.reject(signal.reason);
     }
+    // A candidacy this call starts ends with it if it gives up; one that led before stays.
+    const owns = this.candidacy === undefined;
     return new Promise<boolean>((resolve, reject) => {
       const onAbort = (): void => waiter.settle({ error: signal?.reason });
       const timer = timeout > 0 ? setTimeout(() => waiter.settle({ leader: false }), timeout) : undefined;
@@ -125,8 +127,8 @@ export class RedisElection {
           if (!this.waiters.delete(waiter)) return;
           clearTimeout(timer);
           signal?.removeEventListener('abort', onAbort);
-          // Nobody waits for a term any more and none came: the candidacy ends.
-          if (this.waiters.size === 0 && !this.isLeader && !('leader' in outcome && outcome.leader)) this.end();
+          // Nobody waits for a term any more and none came: the candidacy this call started ends.
+          if (owns && this.waiters.size === 0 && !this.isLeader && !('leader' in outcome && outcome.leader)) this.end();
           // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- signal.reason passes through as given
           if ('error' in outcome) reject(outcome.error);
           else resolve(outcome.leader);

@@ -7,7 +7,8 @@
  *   {work, at}             the term's work ran (every WORK_MS), having checked its signal
  *   {end, reason, at}      the term's signal aborted (reason: the error's name)
  *   {cancelled, at}        switchMap cancelled the term's work
- *   {resigned, at}         a resign asked for over IPC was answered (at: when it was asked)
+ *   {resigned, live, at}   a resign asked for over IPC was answered (at: when it was asked; live: the term
+ *                          had not ended by then)
  *   {proclaimed, value}    a proclaim asked for over IPC was answered
  *   {error}                the candidacy failed
  * IPC: {cmd: 'resign'}, {cmd: 'proclaim', value}, {cmd: 'exit'}.
@@ -53,8 +54,10 @@ process.on('message', (message: { cmd: string; value?: string }) => {
   const term = current;
   if (message.cmd === 'resign' && term !== undefined) {
     const at = now();
+    // A term may have ended since the parent looked (a starved event loop runs its overdue timers first).
+    const live = !term.signal.aborted;
     void term.resign().then(
-      () => out({ resigned: term.fence, at }),
+      () => out({ resigned: term.fence, live, at }),
       (error: unknown) => out({ resignFailed: String(error) }),
     );
   } else if (message.cmd === 'proclaim' && term !== undefined) {
