@@ -30,3 +30,8 @@ export { semaphore$ } from './core/semaphore';
 export type { SemaphoreLease } from './core/semaphore-lease';
 export type { SemaphoreOptions } from './core/semaphore-options';
 export { RedisSemaphore, type RedisSemaphoreOptions, type SemaphoreAcquireOptions, type SemaphoreReleaseOptions } from './facade/redis-semaphore';
+export { elect$ } from './core/elect';
+export { leader$ } from './core/leader';
+export type { Leader, Term } from './core/term';
+export type { ElectOptions, LeaderOptions } from './core/election-options';
+export { RedisElection, type CampaignOptions, type RedisElectionOptions } from './facade/redis-election';

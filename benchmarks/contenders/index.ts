@@ -1,4 +1,5 @@
 import { asyncMutexContender } from './async-mutex';
+import { electorContenders } from './electors';
 import { rawContenders } from './raw';
 import { redisSemaphoreContenders } from './redis-semaphore';
 import { redlockContenders } from './redlock';
@@ -13,6 +14,7 @@ export const contenders: readonly ContenderSpec[] = [
   ...rawContenders,
   asyncMutexContender,
   ...semaphoreContenders,
+  ...electorContenders,
 ];
 
 export function contender(id: string): ContenderSpec {

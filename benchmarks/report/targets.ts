@@ -1,3 +1,4 @@
+import { electionTargets } from './election-targets';
 import type { ContenderResult, ScenarioResult, TargetResult } from './results';
 
 const YADL = ['yadl-lock', 'yadl-facade'] as const;
@@ -211,6 +212,7 @@ export function evaluateTargets(scenarios: readonly ScenarioResult[]): TargetRes
   targets.push(...fairTargets(scenarios));
   targets.push(...shardedWakeTargets(scenarios));
   targets.push(...semaphoreTargets(scenarios));
+  targets.push(...electionTargets(scenarios, make));
   return targets;
 }
 

@@ -9,6 +9,7 @@ import { uncontended, uncontendedTasks } from './s1-uncontended';
 import { clusterScaleOut, clusterTasks } from './s8-cluster';
 import { deadHead, deadHeadTasks } from './s9-dead-head';
 import { semaphoreScenario, semaphoreTasks } from './s10-semaphore';
+import { election, electionTasks } from './s12-election';
 import type { Scenario, Task } from './types';
 
 export const scenarios: readonly Scenario[] = [
@@ -23,6 +24,7 @@ export const scenarios: readonly Scenario[] = [
   clusterScaleOut,
   deadHead,
   semaphoreScenario,
+  election,
 ];
 
 /** Everything a worker process can be asked to run. */
@@ -38,6 +40,7 @@ export const tasks: Readonly<Record<string, Task>> = {
   ...clusterTasks,
   ...deadHeadTasks,
   ...semaphoreTasks,
+  ...electionTasks,
 };
 
 export type { Metrics, MetricDef, Scenario, ScenarioContext, Timing } from './types';

@@ -175,6 +175,11 @@ export class Acquisition implements QueuedWaiter, LeaseHolder {
     return this.releasing;
   }
 
+  /** Ends the hold now if its time is up (see HoldKeeper#check). */
+  checkHold(): void {
+    if (this.state === 'held') this.keeper?.check();
+  }
+
   /** Ends the hold without a release: its owner frees the lock for everyone in one step instead. */
   forgo(): void {
     if (this.state !== 'held') return;

@@ -8,6 +8,8 @@ export interface LeaseHolder {
   release(): Promise<ReleaseReply>;
   /** Ends the hold here without releasing it in Redis (a force release is about to free the lock). */
   forgo(): void;
+  /** Ends the hold now if its time is up, its timer notwithstanding (after a pause). */
+  checkHold?(): void;
 }
 
 /** The Lease of one hold: a plain frozen object to its reader, tied to its acquisition inside. */
@@ -43,6 +45,11 @@ export class HeldLease implements Lease {
  */
 export function releaseLease(lease: Lease): Promise<ReleaseReply> {
   return HeldLease.holderOf(lease).release();
+}
+
+/** Ends a lease now if its time is up, ahead of its timer (see HoldKeeper#check). */
+export function checkLease(lease: Lease): void {
+  HeldLease.holderOf(lease).checkHold?.();
 }
 
 /** Ends a lease here without a release command, for its owner's force release to free the lock in one step. */

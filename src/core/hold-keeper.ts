@@ -55,6 +55,15 @@ export class HoldKeeper {
     this.schedule();
   }
 
+  /**
+   * Ends the hold now if its time is up, without waiting for its timer: a
+   * process that resumes after a pause (SIGSTOP, a long GC) runs overdue
+   * timers in due order, so the holder's own may come before this one's.
+   */
+  check(): void {
+    if (!this.stopped && performance.now() >= this.endsAt) this.tick();
+  }
+
   stop(): void {
     this.stopped = true;
     clearTimeout(this.timer);

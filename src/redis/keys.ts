@@ -20,11 +20,13 @@ export interface LockKeys {
 }
 
 /**
+ * `kind` names the kind of hold in the key (`lock`, `election`): each kind
+ * has keys of its own, so an election never meets a lock of the same name.
  * `clientKeyPrefix` is the ioredis `keyPrefix` option of the client, which
  * ioredis adds to every key it sends but not to channel names.
  */
-export function lockKeys(prefix: string, name: string, db: number, clientKeyPrefix = ''): LockKeys {
-  const state = `${prefix === '' ? '' : `${escapeKeyPart(prefix)}:`}lock:{${escapeKeyPart(name)}}`;
+export function lockKeys(prefix: string, name: string, db: number, clientKeyPrefix = '', kind = 'lock'): LockKeys {
+  const state = `${prefix === '' ? '' : `${escapeKeyPart(prefix)}:`}${kind}:{${escapeKeyPart(name)}}`;
   return { name, state, fence: `${state}:fence`, channel: keyspaceChannel(db, clientKeyPrefix + state) };
 }
 

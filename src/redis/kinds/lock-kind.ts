@@ -102,8 +102,8 @@ export class LockTarget implements HoldTarget {
   readonly channel: string;
 
   constructor(
-    private readonly client: Redis | Cluster,
-    private readonly keys: LockKeys,
+    protected readonly client: Redis | Cluster,
+    protected readonly keys: LockKeys,
     /** The scripts' mode argument: 'w' exclusive, 'r' shared. */
     private readonly scriptMode: 'w' | 'r',
     private readonly line: LockLine = UNFAIR,
@@ -121,7 +121,7 @@ export class LockTarget implements HoldTarget {
    * Cluster 'shard:<channel>', which they send with SPUBLISH (Redis >= 7) to
    * the shard channel of that name, in the lock's slot (includes/wake.lua).
    */
-  private readonly wake: string;
+  protected readonly wake: string;
   private group: string | undefined;
 
   /** The scripts' KEYS, made once per target (targets are cached, see lockKind). */
@@ -226,8 +226,13 @@ export class LockTarget implements HoldTarget {
   /** Runs `script` on this lock's keys (the state, and the fence for the 2-key scripts). */
   private call(script: Exclude<keyof typeof scripts, 'confirm' | 'renewMany'>, args: (string | number)[]): Promise<unknown> {
     const run = scripts[script];
-    return run.run(this.client, run.numberOfKeys === 2 ? this.stateAndFence : this.stateOnly, args).catch((error: unknown) => {
-      throw this.refused(script, error);
+    return this.runScript(script, run, run.numberOfKeys === 2 ? this.stateAndFence : this.stateOnly, args);
+  }
+
+  /** Runs `lua` (one of this kind's scripts, or a kind's built on it) with yadl's errors for what Redis refuses. */
+  protected runScript(what: string, lua: LuaScript, redisKeys: readonly string[], args: (string | number)[]): Promise<unknown> {
+    return lua.run(this.client, redisKeys, args).catch((error: unknown) => {
+      throw this.refused(what, error);
     });
   }
 
@@ -245,7 +250,7 @@ export class LockTarget implements HoldTarget {
     });
   }
 
-  private unexpected(script: string, reply: unknown): LockError {
+  protected unexpected(script: string, reply: unknown): LockError {
     return new LockError(`unexpected reply from the ${script} script for ${this.keys.state}: ${JSON.stringify(reply)}`, this.keys.name);
   }
 }
