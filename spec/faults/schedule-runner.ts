@@ -214,8 +214,14 @@ async function inject(f: FaultPlan, c: FaultContext): Promise<void> {
     case 'drop': {
       const [target] = pick(proxy, f.target);
       if (target === undefined) return log('fault: drop skipped (no connection)');
-      log(`fault: drop ${f.count} replies on connection ${target.id}, cut it ${f.cutAfterMs} ms later`);
+      log(`fault: drop ${f.count} replies on connection ${target.id}, nothing more until it is cut ${f.cutAfterMs} ms later`);
+      // TCP never loses one reply and delivers the next: what is lost is all
+      // of it until the connection dies. Later replies are held (and so lost
+      // with the cut); forwarding them would pair them with the wrong commands
+      // (ioredis matches by position), a fault no real network makes (seed
+      // 1773523724 path 3 granted a writer's fence to a reader that way).
       target.dropReplies(f.count);
+      target.holdReplies();
       await sleep(f.cutAfterMs);
       target.cut();
       return;
