@@ -26,3 +26,6 @@ export {
 } from './errors';
 export { query, type QueryOptions } from './admin/query';
 export type { HoldInfo } from './admin/hold-info';
+export { lockAll$ } from './core/lock-all';
+export type { MultiLease } from './core/multi-lease';
+export type { LockAllOptions } from './core/multi-options';

@@ -141,29 +141,46 @@ export class LockTarget implements HoldTarget {
     throw this.unexpected('confirm', reply);
   }
 
-  private async call(script: keyof typeof scripts, redisKeys: string[], args: (string | number)[]): Promise<unknown> {
-    try {
-      return await scripts[script].run(this.client, redisKeys, args);
-    } catch (error) {
-      const { keys } = this;
-      if (error instanceof Error && /WRONGTYPE|YADLSTATE/.test(error.message)) {
-        throw new LockError(
-          `the key ${keys.state} holds a value yadl did not write (${error.message}); refusing to touch it`,
-          keys.name,
-          { cause: error },
-        );
-      }
-      // Transient trouble is the caller's to retry; any other reply is final, and yadl's to explain.
-      if (isTransient(error)) throw error;
-      throw new LockError(`Redis refused the ${script} script for ${keys.state}: ${describeError(error)}`, keys.name, {
-        cause: error,
-      });
-    }
+  private call(script: keyof typeof scripts, redisKeys: string[], args: (string | number)[]): Promise<unknown> {
+    return runLockScript(scripts[script], script, this.client, this.keys, redisKeys, args);
   }
 
   private unexpected(script: string, reply: unknown): LockError {
-    return new LockError(`unexpected reply from the ${script} script for ${this.keys.state}: ${JSON.stringify(reply)}`, this.keys.name);
+    return unexpectedReply(script, this.keys, reply);
   }
+}
+
+/**
+ * Runs one of the lock's scripts for the lock at `keys`. Transient trouble is
+ * the caller's to retry; any other failure is a LockError that says why.
+ */
+export async function runLockScript(
+  script: LuaScript,
+  scriptName: string,
+  client: Redis | Cluster,
+  keys: LockKeys,
+  redisKeys: string[],
+  args: (string | number)[],
+): Promise<unknown> {
+  try {
+    return await script.run(client, redisKeys, args);
+  } catch (error) {
+    if (error instanceof Error && /WRONGTYPE|YADLSTATE/.test(error.message)) {
+      throw new LockError(`the key ${keys.state} holds a value yadl did not write (${error.message}); refusing to touch it`, keys.name, {
+        cause: error,
+      });
+    }
+    // Transient trouble is the caller's to retry; any other reply is final, and yadl's to explain.
+    if (isTransient(error)) throw error;
+    throw new LockError(`Redis refused the ${scriptName} script for ${keys.state}: ${describeError(error)}`, keys.name, {
+      cause: error,
+    });
+  }
+}
+
+/** A reply a lock script never gives: refused, never misread. */
+export function unexpectedReply(scriptName: string, keys: LockKeys, reply: unknown): LockError {
+  return new LockError(`unexpected reply from the ${scriptName} script for ${keys.state}: ${JSON.stringify(reply)}`, keys.name);
 }
 
 function describeError(error: unknown): string {
