@@ -29,3 +29,4 @@ export type { HoldInfo } from './admin/hold-info';
 export { lockAll$ } from './core/lock-all';
 export type { MultiLease } from './core/multi-lease';
 export type { LockAllOptions } from './core/multi-options';
+export { RedisMultiLock, type RedisMultiLockOptions } from './facade/redis-multi-lock';

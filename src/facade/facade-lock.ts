@@ -25,7 +25,7 @@ interface Hold {
 }
 
 /** Whether `promise` settled within `ms` (undefined: no limit); rejects with the signal's reason on abort. */
-function settledWithin(promise: Promise<unknown>, ms: number | undefined, signal: AbortSignal | undefined): Promise<boolean> {
+export function settledWithin(promise: Promise<unknown>, ms: number | undefined, signal: AbortSignal | undefined): Promise<boolean> {
   return new Promise<boolean>((resolve, reject) => {
     const timer = ms === undefined ? undefined : setTimeout(() => finish(false), ms);
     const onAbort = (): void => {

@@ -79,7 +79,8 @@ export interface FacadeSettings {
   readonly keyspaceEvents: KeyspaceEvents;
 }
 
-const LOCK_OPTIONS = [
+/** The facade constructors' option names (RedisMultiLock adds `mode`). */
+export const LOCK_OPTIONS = [
   'prefix',
   'ttl',
   'lease',
