@@ -8,6 +8,7 @@ import { scaleScenario, scaleTasks } from './s7-scale';
 import { uncontended, uncontendedTasks } from './s1-uncontended';
 import { clusterScaleOut, clusterTasks } from './s8-cluster';
 import { deadHead, deadHeadTasks } from './s9-dead-head';
+import { multiLock, multiLockTasks } from './s11-multi-lock';
 import type { Scenario, Task } from './types';
 
 export const scenarios: readonly Scenario[] = [
@@ -21,6 +22,7 @@ export const scenarios: readonly Scenario[] = [
   scaleScenario,
   clusterScaleOut,
   deadHead,
+  multiLock,
 ];
 
 /** Everything a worker process can be asked to run. */
@@ -35,6 +37,7 @@ export const tasks: Readonly<Record<string, Task>> = {
   ...scaleTasks,
   ...clusterTasks,
   ...deadHeadTasks,
+  ...multiLockTasks,
 };
 
 export type { Metrics, MetricDef, Scenario, ScenarioContext, Timing } from './types';
