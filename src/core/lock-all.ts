@@ -3,7 +3,7 @@ import { LockLostError, LockTimeoutError } from '../errors';
 import { openConnection, type Connection } from '../redis/connection';
 import type { ReleaseReply } from '../redis/hold-kind';
 import { lockRuns, MultiLockKind } from '../redis/kinds/multi-lock-kind';
-import { releaseLease } from './held-lease';
+import { forgoLease, releaseLease } from './held-lease';
 import type { Lease } from './lease';
 import { LeaseSignal } from './lease-signal';
 import { lockWithSettings$ } from './lock';
@@ -123,6 +123,14 @@ class MultiAcquisition implements MultiLeaseHolder {
       replies.every((r) => r === 1) ? 1 : replies.includes(-1) ? -1 : 0,
     );
     return this.releasing;
+  }
+
+  forgo(): void {
+    if (this.state !== 'held') return;
+    this.state = 'released';
+    this.leaseSignal?.released();
+    for (const run of this.runs) if (run.lease !== undefined) forgoLease(run.lease);
+    this.releasing = Promise.resolve(1);
   }
 
   private acquireRun(index: number): void {

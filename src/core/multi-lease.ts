@@ -24,6 +24,8 @@ export interface MultiLeaseHolder {
   readonly signal: AbortSignal;
   /** Releases every name now; the subscription stays to be closed by its owner. */
   release(): Promise<ReleaseReply>;
+  /** Ends the holds here without releasing them (a force release is about to free every name). */
+  forgo(): void;
 }
 
 /** The MultiLease of one multi-lock: a plain frozen object to its reader, tied to its acquisition inside. */

@@ -1,4 +1,4 @@
-import type { Subscription } from 'rxjs';
+import type { Observable, Subscription } from 'rxjs';
 import { forgoLease, releaseLease } from '../core/held-lease';
 import type { Lease } from '../core/lease';
 import { lockWithSettings$ } from '../core/lock';
@@ -25,7 +25,7 @@ interface Hold {
 }
 
 /** Whether `promise` settled within `ms` (undefined: no limit); rejects with the signal's reason on abort. */
-export function settledWithin(promise: Promise<unknown>, ms: number | undefined, signal: AbortSignal | undefined): Promise<boolean> {
+function settledWithin(promise: Promise<unknown>, ms: number | undefined, signal: AbortSignal | undefined): Promise<boolean> {
   return new Promise<boolean>((resolve, reject) => {
     const timer = ms === undefined ? undefined : setTimeout(() => finish(false), ms);
     const onAbort = (): void => {
@@ -90,6 +90,11 @@ export abstract class FacadeLock {
   /** The kind of hold this class takes (the seam in redis/hold-kind.ts): a lock in `mode`. */
   protected holdKind(): HoldKind {
     return lockKind(this.mode, this.settings);
+  }
+
+  /** The holds this class takes: `lock$` with these settings (a multi-lock takes all its names). */
+  protected hold$(settings: LockSettings): Observable<Lease> {
+    return lockWithSettings$(settings);
   }
 
   /** The fencing token of this instance's current hold. */
@@ -246,7 +251,7 @@ export abstract class FacadeLock {
         // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- signal.reason passes through as given
         reject(signal?.reason);
       };
-      const subscription = lockWithSettings$(settings).subscribe({
+      const subscription = this.hold$(settings).subscribe({
         next: (leaseNow) => {
           signal?.removeEventListener('abort', onAbort);
           acquired = { lease: leaseNow, subscription, depth: 1 };
