@@ -173,6 +173,27 @@ describe('lockAll$', () => {
     expect(await stateKeys(client, prefix)).toEqual([`${prefix}:lock:{p}`, `${prefix}:lock:{q}`, `${prefix}:lock:{r}`]);
   });
 
+  it("waits behind a name's fair line, and takes every name once the line is empty", async () => {
+    const client = redis.client();
+    const prefix = redis.prefix();
+    const opts = { redis: client, prefix };
+    const holder = holdOne('f', { ...opts, fair: true });
+    await holder.acquired;
+    const fairWaiter = holdOne('f', { ...opts, fair: true });
+    await waitFor(() => diagnostics.waitQueues === 1, 2_000, 'the fair waiter queued');
+    await sleep(50);
+    const all = holdAll(['g', 'f'], opts);
+    await waitFor(() => diagnostics.waitQueues === 2, 2_000, 'the multi-lock queued');
+    holder.unsubscribe();
+    // The line goes first: the release hands 'f' to the fair waiter, not to the multi-lock.
+    await within(fairWaiter.acquired, 2_000, 'the fair waiter');
+    await sleep(50);
+    expect(all.leases).toHaveLength(0);
+    fairWaiter.unsubscribe();
+    const lease = await within(all.acquired, 2_000, 'the multi-lock after the line');
+    expect(lease.fences.f).toBeGreaterThan((await fairWaiter.acquired).fence);
+  });
+
   it('losing one name (force release) ends the lease naming it, signal first, and releases the others', async () => {
     const client = redis.client();
     const prefix = redis.prefix();
