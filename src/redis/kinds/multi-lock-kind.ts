@@ -34,7 +34,7 @@ function script(name: keyof typeof multiScripts, keyCount: number): LuaScript {
  * by full key alone. Returns the names in runs that one script can take:
  * one run on a single server, one per slot on a Cluster.
  */
-export function lockRuns(connection: Connection, prefix: string, names: readonly string[]): string[][] {
+export function lockRuns(connection: Pick<Connection, 'client' | 'db' | 'keyPrefix'>, prefix: string, names: readonly string[]): string[][] {
   const cluster = (connection.client as { isCluster?: boolean }).isCluster === true;
   const keyed = names.map((name) => {
     const state = lockKeys(prefix, name, connection.db, connection.keyPrefix).state;
