@@ -197,12 +197,13 @@ describe('lockAll$', () => {
   it('losing one name (force release) ends the lease naming it, signal first, and releases the others', async () => {
     const client = redis.client();
     const prefix = redis.prefix();
-    const all = holdAll(['k1', 'k2', 'k3'], { redis: client, prefix, lease: 300 });
+    // A renewal every 500 ms finds the loss; the lease is long enough for a loaded machine to renew in time.
+    const all = holdAll(['k1', 'k2', 'k3'], { redis: client, prefix, lease: 1_500 });
     const lease = await all.acquired;
     let abortedFirst = false;
     lease.signal.addEventListener('abort', () => (abortedFirst = all.ending() === undefined));
     await new RedisLock('k2', { redis: client, prefix }).release({ force: true });
-    const ending = await within(all.ended, 2_000, 'the loss');
+    const ending = await within(all.ended, 3_000, 'the loss');
     expect(ending.kind).toBe('error');
     const error = (ending as { error: unknown }).error;
     expect(error).toBeInstanceOf(LockLostError);

@@ -52,7 +52,7 @@ describe('RedisMultiLock', () => {
   });
 
   it('withLock rejects with the LockLostError naming the name lost', async () => {
-    const options = { redis: fx.redis.client(), prefix: fx.prefix(), lease: 300 };
+    const options = { redis: fx.redis.client(), prefix: fx.prefix(), lease: 1_500 };
     const all = new RedisMultiLock(['l1', 'l2'], options);
     const outcome = all.withLock(async (signal) => {
       await new RedisLock('l2', options).release({ force: true });

@@ -119,12 +119,13 @@ class MultiAcquisition implements MultiLeaseHolder {
       this.state = 'released';
       this.leaseSignal?.released();
     }
-    this.releasing = Promise.all(this.runs.map((run) => (run.lease === undefined ? Promise.resolve<ReleaseReply>(0) : releaseLease(run.lease)))).then((replies) =>
-      replies.every((r) => r === 1) ? 1 : replies.includes(-1) ? -1 : 0,
-    );
+    const replies = this.runs.map((run) => (run.lease === undefined ? Promise.resolve<ReleaseReply>(0) : releaseLease(run.lease)));
+    // Released when every run was; otherwise what a single lock would say of the names not released.
+    this.releasing = Promise.all(replies).then((all) => (all.every((r) => r === 1) ? 1 : all.includes(-1) ? -1 : 0));
     return this.releasing;
   }
 
+  /** Ends the holds here without a release: the facade's force release frees every name in one step instead. */
   forgo(): void {
     if (this.state !== 'held') return;
     this.state = 'released';
