@@ -35,3 +35,7 @@ export { leader$ } from './core/leader';
 export type { Leader, Term } from './core/term';
 export type { ElectOptions, LeaderOptions } from './core/election-options';
 export { RedisElection, type CampaignOptions, type RedisElectionOptions } from './facade/redis-election';
+export { lockAll$ } from './core/lock-all';
+export type { MultiLease } from './core/multi-lease';
+export type { LockAllOptions } from './core/multi-options';
+export { RedisMultiLock, type RedisMultiLockOptions } from './facade/redis-multi-lock';

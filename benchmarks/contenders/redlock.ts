@@ -39,6 +39,15 @@ class RedlockAdapter implements LockAdapter {
     return { release: async () => void (await this.redlock.release(lock as never, { retryCount: 0 })) };
   }
 
+  /** redlock's multi-resource lock: one script takes all the keys or none, retried on its timer. */
+  async acquireAll(names: readonly string[]): Promise<Held> {
+    const lock = await this.redlock.acquire(
+      names.map((name) => `${this.options.prefix}:${name}`),
+      this.options.leaseMs ?? DEFAULT_DURATION_MS,
+    );
+    return { release: async () => void (await this.redlock.release(lock as never, { retryCount: 0 })) };
+  }
+
   async close(): Promise<void> {
     await this.client.quit().catch(() => this.client.disconnect());
   }

@@ -24,6 +24,12 @@ export interface LockAdapter {
    * default is `acquire(name).then(onHeld)`.
    */
   enqueue?(name: string, onHeld: (held: Held) => void): void;
+  /**
+   * Holds every one of `names` at once (scenario 11, multi-resource locks):
+   * yadl's lockAll$, redlock's multi-resource acquire. Optional: only the
+   * contenders scenario 11 lists implement it.
+   */
+  acquireAll?(names: readonly string[], signal?: AbortSignal): Promise<Held>;
   /** Closes what the adapter opened (its Redis clients). */
   close(): Promise<void>;
 }

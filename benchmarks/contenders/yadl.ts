@@ -1,6 +1,6 @@
 import type { Subscription } from 'rxjs';
 import * as yadl from '../../src/index';
-import { lock$, RedisLock, type LockOptions } from '../../src/index';
+import { lock$, lockAll$, RedisLock, type LockOptions } from '../../src/index';
 import { lockKeys } from '../../src/redis/keys';
 import type { AdapterOptions, ContenderSpec, Held, LockAdapter } from './types';
 
@@ -44,6 +44,17 @@ class Lock$Adapter implements LockAdapter {
             fence: lease.fence,
           }),
         // After the hold, an error (a lost lease) ends the subscription; the benchmark has nothing to do.
+        error: (error: unknown) => reject(error instanceof Error ? error : new Error(String(error))),
+      });
+    });
+  }
+
+  /** lockAll$: every name or none, in one script on one server. */
+  acquireAll(names: readonly string[], signal?: AbortSignal): Promise<Held> {
+    return new Promise<Held>((resolve, reject) => {
+      const { fair: _fair, handoffGrace: _grace, ...options } = this.lockOptions(signal);
+      const subscription: Subscription = lockAll$(names, options).subscribe({
+        next: () => resolve({ release: () => Promise.resolve(subscription.unsubscribe()) }),
         error: (error: unknown) => reject(error instanceof Error ? error : new Error(String(error))),
       });
     });

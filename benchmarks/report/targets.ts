@@ -341,6 +341,22 @@ function fairTargets(scenarios: readonly ScenarioResult[]): TargetResult[] {
       }),
     );
   }
+  if (has('s11', 'yadl-lock') && has('s11', 'redlock')) {
+    const mine = get('s11', 'yadl-lock', 'locksPerSec');
+    const peer = get('s11', 'redlock', 'locksPerSec');
+    targets.push(
+      make({
+        target: "multi-lock of 3 random names of 50, 4 processes: locks/s >= 1.0x node-redlock's multi-resource acquire at its defaults",
+        scenario: 's11',
+        contender: 'yadl-lock',
+        value: ratio(mine, peer),
+        unit: '× redlock',
+        comparison: '>=',
+        limit: 1,
+        detail: `lockAll$ ${mine?.toFixed(0) ?? 'n/a'} locks/s vs redlock ${peer?.toFixed(0) ?? 'n/a'} locks/s`,
+      }),
+    );
+  }
   return targets;
 }
 

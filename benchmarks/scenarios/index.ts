@@ -10,6 +10,7 @@ import { clusterScaleOut, clusterTasks } from './s8-cluster';
 import { deadHead, deadHeadTasks } from './s9-dead-head';
 import { semaphoreScenario, semaphoreTasks } from './s10-semaphore';
 import { election, electionTasks } from './s12-election';
+import { multiLock, multiLockTasks } from './s11-multi-lock';
 import type { Scenario, Task } from './types';
 
 export const scenarios: readonly Scenario[] = [
@@ -25,6 +26,7 @@ export const scenarios: readonly Scenario[] = [
   deadHead,
   semaphoreScenario,
   election,
+  multiLock,
 ];
 
 /** Everything a worker process can be asked to run. */
@@ -41,6 +43,7 @@ export const tasks: Readonly<Record<string, Task>> = {
   ...deadHeadTasks,
   ...semaphoreTasks,
   ...electionTasks,
+  ...multiLockTasks,
 };
 
 export type { Metrics, MetricDef, Scenario, ScenarioContext, Timing } from './types';

@@ -5,11 +5,11 @@ import type { Lease } from '../../src/index';
 export type Ending = { kind: 'error'; error: unknown; at: number } | { kind: 'complete'; at: number };
 
 /** One subscription to a lock$ observable, observed for tests. */
-export interface Holding {
+export interface Holding<L = Lease> {
   /** Every Lease emitted, with the performance.now() at which it came. */
-  readonly leases: { lease: Lease; at: number }[];
+  readonly leases: { lease: L; at: number }[];
   /** Resolves with the first Lease; rejects if the observable errors first. */
-  readonly acquired: Promise<Lease>;
+  readonly acquired: Promise<L>;
   /** Resolves when the observable errors or completes (never if it is unsubscribed first). */
   readonly ended: Promise<Ending>;
   readonly subscription: Subscription;
@@ -20,13 +20,13 @@ export interface Holding {
   unsubscribe(): void;
 }
 
-export function subscribeLock(lock: Observable<Lease>): Holding {
-  const leases: { lease: Lease; at: number }[] = [];
+export function subscribeLock<L = Lease>(lock: Observable<L>): Holding<L> {
+  const leases: { lease: L; at: number }[] = [];
   let end: Ending | undefined;
-  let resolveAcquired!: (lease: Lease) => void;
+  let resolveAcquired!: (lease: L) => void;
   let rejectAcquired!: (error: unknown) => void;
   let resolveEnded!: (ending: Ending) => void;
-  const acquired = new Promise<Lease>((resolve, reject) => {
+  const acquired = new Promise<L>((resolve, reject) => {
     resolveAcquired = resolve;
     rejectAcquired = reject;
   });

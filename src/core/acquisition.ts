@@ -216,7 +216,8 @@ export class Acquisition implements QueuedWaiter, LeaseHolder {
       return;
     }
     this.state = 'queued';
-    this.queue = waitQueue(connection.subscriber(this.settings.keyspaceEvents), target.channel);
+    const subscriber = connection.subscriber(this.settings.keyspaceEvents);
+    this.queue = waitQueue(target.notifications?.(subscriber) ?? subscriber, target.channel);
     this.queue.join(this, marker, outcome.waitMs);
   }
 

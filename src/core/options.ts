@@ -128,8 +128,8 @@ export const LOCK_OPTION_NAMES = [
 ] as const;
 
 /** Validates everything before any Redis I/O, throwing TypeError or RangeError. */
-export function resolveLockOptions(name: unknown, options: unknown): LockSettings {
-  const opts = checkOptionsObject(options, LOCK_OPTION_NAMES, 'lock$ options');
+export function resolveLockOptions(name: unknown, options: unknown, what = 'lock$ options'): LockSettings {
+  const opts = checkOptionsObject(options, LOCK_OPTION_NAMES, what);
   return {
     name: checkName(name),
     prefix: checkPrefix(opts.prefix),

@@ -24,6 +24,13 @@ interface Hold {
   depth: number;
 }
 
+/** One acquire's hold, reporting to an AcquisitionObserver: the Acquisition itself, or what a class composes (a multi-lock). */
+export interface Holding {
+  start(): void;
+  /** Releases what it holds, leaves what it waits for. */
+  close(): void;
+}
+
 /** Stands for "the acquire's signal aborted" in WaiterOwner.ended. */
 const ABORTED = Symbol('aborted');
 
@@ -46,17 +53,17 @@ interface WaiterOwner {
 class FacadeWaiter implements AcquisitionObserver {
   closed = false;
   held = false;
-  private readonly acquisition: Acquisition;
+  private readonly acquisition: Holding;
 
   constructor(
-    settings: LockSettings,
+    begin: (observer: AcquisitionObserver) => Holding,
     private readonly owner: WaiterOwner,
     readonly turn: number,
     readonly resolve: (held: boolean) => void,
     readonly reject: (error: unknown) => void,
     readonly signal: AbortSignal | undefined,
   ) {
-    this.acquisition = new Acquisition(settings, this);
+    this.acquisition = begin(this);
   }
 
   start(): void {
@@ -159,6 +166,14 @@ export abstract class FacadeLock implements WaiterOwner {
   /** The kind of hold this class takes (the seam in redis/hold-kind.ts): a lock in `mode`. */
   protected holdKind(): HoldKind {
     return lockKind(this.mode, this.settings);
+  }
+
+  /**
+   * One acquire's hold with these settings: the acquisition state machine of
+   * holdKind(), driven directly (a multi-lock composes one per Cluster slot).
+   */
+  protected holding(settings: LockSettings, observer: AcquisitionObserver): Holding {
+    return new Acquisition(settings, observer);
   }
 
   /** The fencing token of this instance's current hold. */
@@ -307,7 +322,7 @@ export abstract class FacadeLock implements WaiterOwner {
         reject(signal.reason);
         return;
       }
-      new FacadeWaiter(settings, this, turn, resolve, reject, signal).start();
+      new FacadeWaiter((observer) => this.holding(settings, observer), this, turn, resolve, reject, signal).start();
     });
   }
 

@@ -79,6 +79,7 @@ export interface FacadeSettings {
   readonly keyspaceEvents: KeyspaceEvents;
 }
 
+/** The facade constructors' option names (RedisMultiLock adds `mode`). */
 export const LOCK_OPTIONS = [
   'prefix',
   'ttl',

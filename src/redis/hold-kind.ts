@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Connection } from './connection';
+import type { NotificationSource } from './subscriber';
 
 /**
  * The seam between the core and the kinds of hold yadl offers (today the
@@ -31,6 +32,14 @@ export interface HoldTarget {
   readonly slotKey: string;
   /** Where the hold's wake-ups (releases) and expiry events arrive. */
   readonly channel: string;
+  /**
+   * Optional: the source its waiters listen to `channel` through, when that
+   * is not the connection's subscriber as it is (a multi-name hold listens to
+   * every name's channel under one made-up `channel`). Called with the
+   * connection's subscriber; should return the same source for the same one,
+   * so that waiters of one target in one process share a wait queue.
+   */
+  notifications?(subscriber: NotificationSource): NotificationSource;
   /**
    * Takes a hold for `token` lasting `holdMs`. `waits`: the caller will wait
    * if blocked (a kind may then keep its place: a writer's mark, a ticket in

@@ -231,33 +231,56 @@ export class LockTarget implements HoldTarget {
 
   /** Runs `lua` (one of this kind's scripts, or a kind's built on it) with yadl's errors for what Redis refuses. */
   protected runScript(what: string, lua: LuaScript, redisKeys: readonly string[], args: (string | number)[]): Promise<unknown> {
-    return lua.run(this.client, redisKeys, args).catch((error: unknown) => {
-      throw this.refused(what, error);
-    });
+    return runLockScript(lua, what, this.client, this.keys, redisKeys, args);
   }
 
-  /** Transient trouble as it came (the caller's to retry); any other refusal as a LockError that explains it. */
   private refused(script: string, error: unknown): unknown {
-    const { keys } = this;
-    if (error instanceof Error && /WRONGTYPE|YADLSTATE/.test(error.message)) {
-      return new LockError(`the key ${keys.state} holds a value yadl did not write (${error.message}); refusing to touch it`, keys.name, {
-        cause: error,
-      });
-    }
-    if (isTransient(error)) return error;
-    return new LockError(`Redis refused the ${script} script for ${keys.state}: ${describeError(error)}`, keys.name, {
-      cause: error,
-    });
+    return lockScriptError(script, this.keys, error);
   }
 
   protected unexpected(script: string, reply: unknown): LockError {
-    return new LockError(`unexpected reply from the ${script} script for ${this.keys.state}: ${JSON.stringify(reply)}`, this.keys.name);
+    return unexpectedReply(script, this.keys, reply);
   }
+}
+
+/**
+ * Runs one of the lock's scripts for the lock at `keys`. Transient trouble is
+ * the caller's to retry; any other failure is a LockError that says why.
+ */
+export function runLockScript(
+  script: LuaScript,
+  scriptName: string,
+  client: Redis | Cluster,
+  keys: LockKeys,
+  redisKeys: readonly string[],
+  args: (string | number)[],
+): Promise<unknown> {
+  return script.run(client, redisKeys, args).catch((error: unknown) => {
+    throw lockScriptError(scriptName, keys, error);
+  });
+}
+
+/** Transient trouble as it came (the caller's to retry); any other refusal as a LockError that explains it. */
+function lockScriptError(scriptName: string, keys: LockKeys, error: unknown): unknown {
+  if (error instanceof Error && /WRONGTYPE|YADLSTATE/.test(error.message)) {
+    return new LockError(`the key ${keys.state} holds a value yadl did not write (${error.message}); refusing to touch it`, keys.name, {
+      cause: error,
+    });
+  }
+  if (isTransient(error)) return error;
+  return new LockError(`Redis refused the ${scriptName} script for ${keys.state}: ${describeError(error)}`, keys.name, {
+    cause: error,
+  });
+}
+
+/** A reply a lock script never gives: refused, never misread. */
+export function unexpectedReply(scriptName: string, keys: LockKeys, reply: unknown): LockError {
+  return new LockError(`unexpected reply from the ${scriptName} script for ${keys.state}: ${JSON.stringify(reply)}`, keys.name);
 }
 
 const KEYSPACE_CHANNEL = /^__keyspace@\d+__:/;
 
-function isCluster(client: Redis | Cluster): client is Cluster {
+export function isCluster(client: Redis | Cluster): client is Cluster {
   return (client as { isCluster?: boolean }).isCluster === true;
 }
 

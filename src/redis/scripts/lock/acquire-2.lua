@@ -46,6 +46,7 @@
 --- @include "format-ticket"
 --- @include "set-label"
 --- @include "extend-hold"
+--- @include "take-hold"
 local nowMs, nowUs = serverTime()
 local state, fenceKey = KEYS[1], KEYS[2]
 local token, mode, hold, retention, waits = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
@@ -75,23 +76,7 @@ end
 
 -- Takes the hold now, with a new fence.
 local function take()
-  local fence, fenceText = nextFence(fenceKey, nowUs, hold + retention)
-  if mode == 'r' then
-    redis.call('HSET', state, 'r:' .. token, formatReader(nowMs + hold, fenceText))
-    setLabel(state, token, mode, nowMs + hold, nowMs, label)
-  elseif label == '' then
-    redis.call('HSET', state, 'w', token, 'wf', fenceText, 'wx', nowMs + hold)
-  else
-    -- The label in the same command as the hold (see setLabel): one command less per acquire.
-    redis.call('HSET', state, 'w', token, 'wf', fenceText, 'wx', nowMs + hold, 'wl', writerLabel(nowMs, label))
-  end
-  if mode == 'w' and not h.only then redis.call('HDEL', state, 'q:' .. token) end
-  if h.only then
-    redis.call('PEXPIRE', state, hold) -- a new hash: this hold is its only one
-  else
-    keepAlive(state, hold)
-  end
-  return {1, fence, hold, 0, 0}
+  return {1, takeHold(state, fenceKey, h, token, mode, hold, retention, nowMs, nowUs, label), hold, 0, 0}
 end
 
 local function canHold()

@@ -15,4 +15,5 @@
 --- @include "server-time"
 --- @include "renew-hold"
 local nowMs = serverTime()
-return renewHold(KEYS[1], KEYS[2], ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), nowMs)
+local token, mode, hold, retention = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+return renewHold(KEYS[1], KEYS[2], token, mode, hold, retention, nowMs)
