@@ -70,7 +70,7 @@ export class ElectionTarget extends LockTarget {
 
   override async acquire(token: string, holdMs: number): Promise<AcquireReply> {
     const { keys, candidate } = this;
-    const args = [token, holdMs, FENCE_RETENTION_MS, candidate.id, candidate.value, keys.channel];
+    const args = [token, holdMs, FENCE_RETENTION_MS, candidate.id, candidate.value, this.wake];
     const reply = await this.runScript('campaign', scripts.campaign, [keys.state, keys.fence], args);
     if (Array.isArray(reply) && reply.length === 5 && reply.every((n) => typeof n === 'number')) {
       const [acquired, value, left, blocker] = reply as [number, number, number, number, number];
@@ -104,7 +104,7 @@ export class ElectionTarget extends LockTarget {
   /** Changes the value of `token`'s term; false when its term is over. */
   async proclaim(token: string, value: string): Promise<boolean> {
     const { keys } = this;
-    const reply = await this.runScript('proclaim', scripts.proclaim, [keys.state], [token, value, keys.channel]);
+    const reply = await this.runScript('proclaim', scripts.proclaim, [keys.state], [token, value, this.wake]);
     if (reply === 1 || reply === 0) return reply === 1;
     throw this.unexpected('proclaim', reply);
   }
@@ -126,6 +126,6 @@ export class ElectionTarget extends LockTarget {
 
   private resign(token: string, releaseId: string, grace: number): Promise<unknown> {
     const { keys } = this;
-    return this.runScript('resign', scripts.resign, [keys.state, keys.fence], [token, keys.channel, releaseId, this.candidate.id, grace]);
+    return this.runScript('resign', scripts.resign, [keys.state, keys.fence], [token, this.wake, releaseId, this.candidate.id, grace]);
   }
 }

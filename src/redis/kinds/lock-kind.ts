@@ -111,7 +111,7 @@ export class LockTarget implements HoldTarget {
     this.name = keys.name;
     this.slotKey = keys.state;
     this.channel = keys.channel;
-    this.wake = isCluster(client) ? `shard:${keys.channel}` : keys.channel;
+    this.wake = wakeChannel(client, keys.channel);
     this.stateAndFence = [keys.state, keys.fence];
     this.stateOnly = [keys.state];
   }
@@ -280,7 +280,16 @@ export function unexpectedReply(scriptName: string, keys: LockKeys, reply: unkno
 
 const KEYSPACE_CHANNEL = /^__keyspace@\d+__:/;
 
-export function isCluster(client: Redis | Cluster): client is Cluster {
+/**
+ * What a kind's scripts publish wake-ups on (includes/wake.lua): the
+ * keyspace channel, or on a Cluster 'shard:<channel>', sent with SPUBLISH
+ * (Redis >= 7) to the shard channel of that name, in the hold's own slot.
+ */
+export function wakeChannel(client: Redis | Cluster, channel: string): string {
+  return isCluster(client) ? `shard:${channel}` : channel;
+}
+
+function isCluster(client: Redis | Cluster): client is Cluster {
   return (client as { isCluster?: boolean }).isCluster === true;
 }
 

@@ -7,7 +7,7 @@ import { lockKeys, type LockKeys } from '../keys';
 import { LuaScript } from '../lua-script';
 import { luaScripts } from '../scripts/lua.generated';
 import type { NotificationSource } from '../subscriber';
-import { FENCE_RETENTION_MS, LockTarget, runLockScript, unexpectedReply, type LockKindMode, type LockLine } from './lock-kind';
+import { FENCE_RETENTION_MS, LockTarget, runLockScript, unexpectedReply, wakeChannel, type LockKindMode, type LockLine } from './lock-kind';
 
 /** The scripts that take several names in one step, by number of keys (2 per name). */
 const multiScripts = {
@@ -139,7 +139,7 @@ export class MultiLockTarget implements HoldTarget {
   }
 
   async release(token: string, releaseId: string): Promise<ReleaseReply> {
-    const args = [token, this.scriptMode, releaseId, FENCE_RETENTION_MS, ...this.keys.map((k) => k.channel)];
+    const args = [token, this.scriptMode, releaseId, FENCE_RETENTION_MS, ...this.keys.map((k) => wakeChannel(this.client, k.channel))];
     const reply = await this.call('releaseAll', args);
     if (reply === 1 || reply === 0 || reply === -1) return reply;
     throw this.unexpected('release-all', reply);

@@ -6,7 +6,7 @@ import type { AcquireReply, HoldKind, HoldTarget, InspectReply, ReleaseReply } f
 import { semaphoreKeys, type LockKeys } from '../keys';
 import { LuaScript } from '../lua-script';
 import { luaScripts } from '../scripts/lua.generated';
-import { DEFAULT_LABEL, FENCE_RETENTION_MS } from './lock-kind';
+import { DEFAULT_LABEL, FENCE_RETENTION_MS, wakeChannel } from './lock-kind';
 
 /** What one acquisition asks of a semaphore. */
 export interface SemaphoreRequest {
@@ -75,7 +75,11 @@ export class SemaphoreTarget implements HoldTarget {
     this.name = keys.name;
     this.slotKey = keys.state;
     this.channel = keys.channel;
+    this.wake = wakeChannel(client, keys.channel);
   }
+
+  /** Where the scripts publish wake-ups (see wakeChannel). */
+  private readonly wake: string;
 
   async acquire(token: string, holdMs: number, waits: boolean, companions: readonly string[] = []): Promise<AcquireReply> {
     const { keys, request } = this;
@@ -87,7 +91,7 @@ export class SemaphoreTarget implements HoldTarget {
       FENCE_RETENTION_MS,
       waits ? '1' : '0',
       request.fair ? '1' : '0',
-      keys.channel,
+      this.wake,
       request.label,
       ...companions,
     ];
@@ -129,7 +133,7 @@ export class SemaphoreTarget implements HoldTarget {
 
   async release(token: string, releaseId: string): Promise<ReleaseReply> {
     const { keys } = this;
-    const reply = await this.call('release', [keys.state], [token, keys.channel, releaseId]);
+    const reply = await this.call('release', [keys.state], [token, this.wake, releaseId]);
     if (reply === 1 || reply === 0 || reply === -1) return reply;
     throw this.unexpected('release', reply);
   }
@@ -141,7 +145,7 @@ export class SemaphoreTarget implements HoldTarget {
    */
   async shrink(token: string, permits: number, releaseId: string): Promise<number> {
     const { keys } = this;
-    const reply = await this.call('shrink', [keys.state], [token, permits, keys.channel, releaseId]);
+    const reply = await this.call('shrink', [keys.state], [token, permits, this.wake, releaseId]);
     if (typeof reply === 'number' && reply >= -1) return reply;
     throw this.unexpected('shrink', reply);
   }
@@ -149,14 +153,14 @@ export class SemaphoreTarget implements HoldTarget {
   /** Stores `limit` for everyone; the limit stored before (0: none). */
   async setLimit(limit: number): Promise<number> {
     const { keys } = this;
-    const reply = await this.call('setLimit', [keys.state], [limit, keys.channel, FENCE_RETENTION_MS]);
+    const reply = await this.call('setLimit', [keys.state], [limit, this.wake, FENCE_RETENTION_MS]);
     if (typeof reply === 'number' && reply >= 0) return reply;
     throw this.unexpected('setLimit', reply);
   }
 
   async withdraw(token: string): Promise<boolean> {
     const { keys } = this;
-    const reply = await this.call('withdraw', [keys.state], [token, keys.channel]);
+    const reply = await this.call('withdraw', [keys.state], [token, this.wake]);
     if (reply === 1 || reply === 0) return reply === 1;
     throw this.unexpected('withdraw', reply);
   }

@@ -13,7 +13,7 @@
     ARGV[3] fence retention, ms
     ARGV[4] candidate id: the same for every term of one candidacy
     ARGV[5] the leader's value
-    ARGV[6] keyspace channel of the state, where terms are announced
+    ARGV[6] keyspace channel of the state, where terms are announced ('shard:<channel>' on a Cluster: includes/wake.lua)
 
   Output (the shape of lock/acquire-2.lua's):
     {1, fence, leftMs, 0, 0}    leader: a new term of leftMs, or, for a token

@@ -6,7 +6,7 @@
     KEYS[1] state: the election's hash (layout in includes/read-leader.lua)
     ARGV[1] owner token of the leader
     ARGV[2] the new value
-    ARGV[3] keyspace channel of the state, where terms are announced
+    ARGV[3] keyspace channel of the state, where terms are announced ('shard:<channel>' on a Cluster: includes/wake.lua)
 
   Output:
     1 proclaimed, 0 this token does not lead (its term is over)

@@ -11,7 +11,7 @@
     KEYS[2] fence counter (kept with the state's keys; its retention is set
             by the term's last renewal)
     ARGV[1] owner token of the leader, '' to remove whoever leads
-    ARGV[2] keyspace channel of the state, to publish wake-ups on
+    ARGV[2] keyspace channel of the state, to publish wake-ups on ('shard:<channel>' on a Cluster: includes/wake.lua)
     ARGV[3] release id for the wake-up message ('' for none)
     ARGV[4] candidate id of the leader
     ARGV[5] grace, ms: how long the resigned candidate stays out

@@ -9,7 +9,7 @@
     ARGV[2] mode: 'w' or 'r'
     ARGV[3] release id for the wake-up messages ('' for none)
     ARGV[4] fence retention, ms
-    ARGV[4 + i] keyspace channel of name i's state, to publish wake-ups on
+    ARGV[4 + i] keyspace channel of name i's state, to publish wake-ups on ('shard:<channel>' on a Cluster: includes/wake.lua)
 
   Output:
     1   released (at least one name; the others had expired or were taken)

@@ -15,7 +15,7 @@
             takes a ticket), '0' for a single attempt
     ARGV[7] '1' for a fair acquisition (FIFO line), '0' otherwise; while the
             line has tickets, every waiting acquisition queues in it
-    ARGV[8] keyspace channel of the state, where wake-ups are published
+    ARGV[8] keyspace channel of the state, where wake-ups are published ('shard:<channel>' on a Cluster: includes/wake.lua)
     ARGV[9] the holder's label ('' for none), kept beside the grant
     ARGV[10..] tokens of other waiters of the same process whose tickets
             this attempt keeps alive (one command for all of them)

@@ -4,7 +4,7 @@
   Input:
     KEYS[1] state hash (layout in includes/read-permits.lua)
     ARGV[1] owner token
-    ARGV[2] keyspace channel of the state, to publish wake-ups on
+    ARGV[2] keyspace channel of the state, to publish wake-ups on ('shard:<channel>' on a Cluster: includes/wake.lua)
     ARGV[3] release id for the wake-up message ('' for none)
 
   Output:

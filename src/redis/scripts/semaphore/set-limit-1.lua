@@ -6,7 +6,7 @@
   Input:
     KEYS[1] state hash (layout in includes/read-permits.lua)
     ARGV[1] the new limit (>= 1)
-    ARGV[2] keyspace channel of the state, to publish wake-ups on
+    ARGV[2] keyspace channel of the state, to publish wake-ups on ('shard:<channel>' on a Cluster: includes/wake.lua)
     ARGV[3] how long the hash lives at least from now, ms (the fence retention)
 
   Output:

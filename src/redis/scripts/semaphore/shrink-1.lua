@@ -6,7 +6,7 @@
     KEYS[1] state hash (layout in includes/read-permits.lua)
     ARGV[1] owner token
     ARGV[2] permits to give back (>= 1, fewer than the grant has)
-    ARGV[3] keyspace channel of the state, to publish wake-ups on
+    ARGV[3] keyspace channel of the state, to publish wake-ups on ('shard:<channel>' on a Cluster: includes/wake.lua)
     ARGV[4] release id for the wake-up message ('' for none)
 
   Output:

@@ -5,7 +5,7 @@
   Input:
     KEYS[1] state hash (layout in includes/read-permits.lua)
     ARGV[1] owner token of the waiter
-    ARGV[2] keyspace channel of the state, to publish wake-ups on
+    ARGV[2] keyspace channel of the state, to publish wake-ups on ('shard:<channel>' on a Cluster: includes/wake.lua)
 
   Output:
     1 when a ticket was taken back, 0 when there was none
