@@ -1,16 +1,18 @@
 /**
- * `npm run demo`: yadl's main job in three short parts, on a real Redis.
+ * `npm run demo`: yadl's main jobs in five short parts, on a real Redis.
  *
  *   1. contending-processes.ts  several processes, one lock, the promise facade
  *   2. reactive-pipeline.ts     lock$ inside an RxJS pipeline
  *   3. lost-hold.ts             a fixed ttl runs out under the holder
  *   4. fair-line.ts             a fair line, labels, query() and tracing
+ *   5. coordination.ts          a semaphore, a multi-lock and a leader election
  *
  * Redis: REDIS_URL when set, else a private redis-server (redis-for-demo.ts).
  */
 import { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { contendingProcesses } from './contending-processes';
+import { coordination } from './coordination';
 import { fairLine } from './fair-line';
 import { lostHold } from './lost-hold';
 import { note, since } from './output';
@@ -26,7 +28,7 @@ async function main(): Promise<void> {
     const redis = await connect(server);
     const version = /redis_version:(\S+)/.exec(await redis.info('server'))?.[1] ?? '?';
     const prefix = `yadl-demo-${process.pid}`; // keeps runs on a shared Redis apart
-    console.log('yadl demo: distributed locks on Redis, as processes and as observables');
+    console.log('yadl demo: distributed locks, semaphores and elections on Redis, as processes and as observables');
     note(`Redis ${version}: ${server.origin}.`);
     note('yadl turns on expiry notifications (notify-keyspace-events Kx) where CONFIG is allowed.');
     if (process.env.REDIS_URL) note(`Keys use the prefix '${prefix}'; the fence counters left expire within 10 minutes.`);
@@ -36,6 +38,7 @@ async function main(): Promise<void> {
     await reactivePipeline(server.url, prefix, redis);
     await lostHold(server.url, prefix);
     await fairLine(server.url, prefix);
+    await coordination(server.url, prefix);
 
     await redis.del(`${prefix}:counter`);
     await redis.quit();
