@@ -3,9 +3,21 @@
  * back of the line), proclaim, a lost term, timeouts, signals, leader$,
  * independence from a lock of the same name, and nothing left open.
  */
+import diagnostics_channel from 'node:diagnostics_channel';
 import type { Observable, Subscription } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { elect$, leader$, lock$, LockLostError, LockTimeoutError, type Leader, type Term } from '../../src/index';
+import {
+  elect$,
+  leader$,
+  lock$,
+  LockLostError,
+  LockTimeoutError,
+  RELEASE_CHANNEL,
+  type AcquireMessage,
+  type Leader,
+  type ReleaseMessage,
+  type Term,
+} from '../../src/index';
 import { activeTimers, expectQuiescent } from '../support/quiescence';
 import { useRedis } from '../support/redis-context';
 import { sleep, waitFor, within } from './holding';
@@ -195,6 +207,27 @@ describe('elect$', () => {
     expect(d.values).toEqual([td, null]);
     expect((d.error as Error).message).toBe('done');
     expect(td.signal.aborted).toBe(true);
+  });
+
+  it("publishes on yadl's channels as kind 'election'", async () => {
+    const prefix = redis.prefix();
+    const kinds: string[] = [];
+    const onStart = (message: unknown): void => {
+      if ((message as AcquireMessage).prefix === prefix) kinds.push(`acquire:${(message as AcquireMessage).kind}`);
+    };
+    const onRelease = (message: unknown): void => {
+      if ((message as ReleaseMessage).prefix === prefix) kinds.push(`release:${(message as ReleaseMessage).kind}`);
+    };
+    diagnostics_channel.subscribe('tracing:yadl:acquire:start', onStart);
+    diagnostics_channel.subscribe(RELEASE_CHANNEL, onRelease);
+    try {
+      const a = watch(elect$('traced', { redis: redis.url, prefix }));
+      await (await a.next(isTerm)).resign();
+      expect(kinds.slice(0, 2)).toEqual(['acquire:election', 'release:election']);
+    } finally {
+      diagnostics_channel.unsubscribe('tracing:yadl:acquire:start', onStart);
+      diagnostics_channel.unsubscribe(RELEASE_CHANNEL, onRelease);
+    }
   });
 
   it('an election is independent of a lock of the same name', async () => {
