@@ -126,7 +126,8 @@ describe('candidates in several processes', { timeout: CHAOS_MS + 120_000 }, () 
   it(`never overlap and fail over fast, under kills, pauses, resigns and restarts for ${CHAOS_MS} ms`, async () => {
     const server = await startRedisServer();
     servers.push(server);
-    const env = { REDIS_URL: server.url, PREFIX: 'chaos', NAME: 'leader', LEASE: String(LEASE), GRACE: '1000', WORK_MS: '10' };
+    // A resigner stays out 3 s: long enough that a slow follower, not the resigner, takes the next term.
+    const env = { REDIS_URL: server.url, PREFIX: 'chaos', NAME: 'leader', LEASE: String(LEASE), GRACE: '3000', WORK_MS: '10' };
     let nextId = 0;
     const candidates: Candidate[] = Array.from({ length: 4 }, () => candidate(nextId++, env));
     await Promise.all(candidates.map((c) => c.readyAt));

@@ -1,31 +1,23 @@
 import type { Subscription } from 'rxjs';
 import { elect$ } from '../core/elect';
 import { checkValue, resolveElectOptions, type ElectOptions } from '../core/election-options';
-import { checkName, checkOptionsObject, checkSignal, checkTimeout, type KeyspaceEvents, type RedisSource } from '../core/options';
+import { checkName, checkOptionsObject, checkSignal, checkTimeout } from '../core/options';
 import type { Leader, Term } from '../core/term';
 import { LockError, LockTimeoutError, RedisUnavailableError } from '../errors';
 import { openConnection } from '../redis/connection';
 import { electionTarget } from '../redis/kinds/election-kind';
-import { resolveFacadeOptions } from './facade-options';
+import { resolveFacadeOptions, type RedisLockOptions } from './facade-options';
 
-export interface RedisElectionOptions {
+/** The lock facade's connection and lease options, a value, and what handoffGrace means here. */
+export interface RedisElectionOptions
+  extends Pick<
+    RedisLockOptions,
+    'prefix' | 'lease' | 'redis' | 'host' | 'port' | 'password' | 'db' | 'redisTimeout' | 'replicas' | 'replicaTimeout' | 'keyspaceEvents'
+  > {
   /** What this candidate tells everyone while it leads; at most 4096 characters. Default `<hostname>:<pid>`. */
   value?: string;
-  prefix?: string;
-  /** Ms of a term's lease, renewed every lease/3. Default 30000. */
-  lease?: number;
-  /** An ioredis client or Cluster, a URL, ioredis options or `{ cluster }`. Excludes host/port/password/db. */
-  redis?: RedisSource;
-  host?: string;
-  port?: number;
-  password?: string;
-  db?: number;
-  redisTimeout?: number;
-  replicas?: number;
-  replicaTimeout?: number;
   /** Ms the other candidates have to take over after this one resigns. Default 2000. */
   handoffGrace?: number;
-  keyspaceEvents?: KeyspaceEvents;
 }
 
 export interface CampaignOptions {
