@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Cluster, Redis } from 'ioredis';
 import { sleep } from '../support/clock';
 import type { AdapterOptions, ContenderSpec, Held, LockAdapter } from './types';
+import { held } from './held';
 
 /** The floors' hold when no lease is asked for; as long as the peers' (10 s). */
 const DEFAULT_PX = 10_000;
@@ -56,7 +57,7 @@ class RawAdapter implements LockAdapter {
     const key = `${this.options.prefix}:raw:${name}`;
     const value = token();
     while ((await this.client.set(key, value, 'PX', this.options.leaseMs ?? DEFAULT_PX, 'NX')) !== 'OK') await sleep(1);
-    return { release: async () => void (await this.client.rawRelease(key, value)) };
+    return held(() => this.client.rawRelease(key, value));
   }
 
   async close(): Promise<void> {
@@ -95,7 +96,7 @@ class NotifiedAdapter implements LockAdapter {
       const left = await this.client.rawAcquire(key, value, this.options.leaseMs ?? DEFAULT_PX);
       if (left === -1) {
         woken.cancel();
-        return { release: async () => void (await this.client.rawReleasePublish(key, value, channel)) };
+        return held(() => this.client.rawReleasePublish(key, value, channel));
       }
       // -2: freed between SET and PTTL; try again at once.
       await Promise.race([woken.promise, sleep(left >= 0 ? left + 1 : 0)]);
@@ -146,7 +147,7 @@ class PingAdapter implements LockAdapter {
 
   async acquire(): Promise<Held> {
     await this.client.ping();
-    return { release: async () => void (await this.client.ping()) };
+    return held(() => this.client.ping());
   }
 
   async close(): Promise<void> {

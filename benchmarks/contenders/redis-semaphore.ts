@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { Mutex } from 'redis-semaphore';
 import type { AdapterOptions, ContenderSpec, Held, LockAdapter } from './types';
+import { held } from './held';
 
 /** Waits in the scenarios last seconds; the default acquireTimeout (10 s) must never be what ends one. */
 const ACQUIRE_TIMEOUT_MS = 120_000;
@@ -23,7 +24,7 @@ class MutexAdapter implements LockAdapter {
       ...(this.retryInterval === undefined ? {} : { retryInterval: this.retryInterval }),
     });
     await mutex.acquire(signal);
-    return { release: () => mutex.release() };
+    return held(() => mutex.release());
   }
 
   async close(): Promise<void> {

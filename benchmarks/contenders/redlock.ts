@@ -2,6 +2,7 @@ import { Redlock as SesameRedlock } from '@sesamecare-oss/redlock';
 import { Redis } from 'ioredis';
 import Redlock from 'redlock';
 import type { AdapterOptions, ContenderSpec, Held, LockAdapter } from './types';
+import { held } from './held';
 
 /** redlock needs a duration; 10 s, like redis-semaphore's default lockTimeout. */
 const DEFAULT_DURATION_MS = 10_000;
@@ -36,7 +37,7 @@ class RedlockAdapter implements LockAdapter {
   async acquire(name: string): Promise<Held> {
     const lock = await this.redlock.acquire([`${this.options.prefix}:${name}`], this.options.leaseMs ?? DEFAULT_DURATION_MS);
     // A failed release would otherwise retry forever with retryCount -1.
-    return { release: async () => void (await this.redlock.release(lock as never, { retryCount: 0 })) };
+    return held(() => this.redlock.release(lock as never, { retryCount: 0 }));
   }
 
   /** redlock's multi-resource lock: one script takes all the keys or none, retried on its timer. */

@@ -1,7 +1,8 @@
 import type { Subscription } from 'rxjs';
 import * as yadl from '../../src/index';
-import { lock$, lockAll$, RedisLock, type LockOptions } from '../../src/index';
+import { lock$, lockAll$, RedisLock, type Lease, type LockOptions } from '../../src/index';
 import { lockKeys } from '../../src/redis/keys';
+import { held } from './held';
 import type { AdapterOptions, ContenderSpec, Held, LockAdapter } from './types';
 
 /** yadl takes a URL, so that it opens (and shares) its own connections, named for CLIENT LIST. */
@@ -23,6 +24,38 @@ function lineOptions(options: AdapterOptions, fair: boolean): { fair?: true; han
   return { fair: true, ...(options.handoffGraceMs === undefined ? {} : { handoffGrace: options.handoffGraceMs }) };
 }
 
+/**
+ * One lock$ subscription: its observer and its Held in one object, with
+ * methods rather than closures (under tsx every named closure made per lock
+ * gets a property dictionary of its own; see held.ts).
+ */
+class Lock$Hold implements Held {
+  /** Set as subscribe returns; lock$ emits asynchronously, once Redis answered. */
+  subscription: Subscription | undefined;
+  fence: number | undefined;
+
+  constructor(
+    private readonly onHeld: (held: Held) => void,
+    private readonly onError?: (error: Error) => void,
+  ) {}
+
+  next(lease: Lease): void {
+    this.fence = lease.fence;
+    this.onHeld(this);
+  }
+
+  /** After the hold, an error (a lost lease) ends the subscription; the benchmark has nothing to do. */
+  error(error: unknown): void {
+    this.onError?.(error instanceof Error ? error : new Error(String(error)));
+  }
+
+  /** lock$ releases on unsubscribe, in the background. */
+  release(): Promise<void> {
+    this.subscription?.unsubscribe();
+    return Promise.resolve();
+  }
+}
+
 class Lock$Adapter implements LockAdapter {
   private readonly redis: NonNullable<LockOptions['redis']>;
 
@@ -35,17 +68,8 @@ class Lock$Adapter implements LockAdapter {
 
   acquire(name: string, signal?: AbortSignal): Promise<Held> {
     return new Promise<Held>((resolve, reject) => {
-      // lock$ emits asynchronously, once Redis answered: `subscription` is set by then.
-      const subscription: Subscription = lock$(name, this.lockOptions(signal)).subscribe({
-        next: (lease) =>
-          resolve({
-            // lock$ releases on unsubscribe, in the background.
-            release: () => Promise.resolve(subscription.unsubscribe()),
-            fence: lease.fence,
-          }),
-        // After the hold, an error (a lost lease) ends the subscription; the benchmark has nothing to do.
-        error: (error: unknown) => reject(error instanceof Error ? error : new Error(String(error))),
-      });
+      const hold = new Lock$Hold(resolve, reject);
+      hold.subscription = lock$(name, this.lockOptions(signal)).subscribe(hold);
     });
   }
 
@@ -62,10 +86,8 @@ class Lock$Adapter implements LockAdapter {
 
   /** A bare subscription: what a reactive caller keeps per waiter. */
   enqueue(name: string, onHeld: (held: Held) => void): void {
-    const subscription: Subscription = lock$(name, this.lockOptions()).subscribe({
-      next: () => onHeld({ release: () => Promise.resolve(subscription.unsubscribe()) }),
-      error: () => undefined,
-    });
+    const hold = new Lock$Hold(onHeld);
+    hold.subscription = lock$(name, this.lockOptions()).subscribe(hold);
   }
 
   private lockOptions(signal?: AbortSignal): LockOptions {
@@ -104,14 +126,14 @@ class FacadeAdapter implements LockAdapter {
   async acquire(name: string, signal?: AbortSignal): Promise<Held> {
     const lock = this.lock(name);
     if (!(await lock.acquire(signal === undefined ? {} : { signal }))) throw new Error(`RedisLock ${name}: acquire returned false`);
-    return { release: () => lock.release(), ...(lock.fence === undefined ? {} : { fence: lock.fence }) };
+    return held(() => lock.release(), lock.fence);
   }
 
   /** A RedisLock and its acquire promise: what a promise caller keeps per waiter. */
   enqueue(name: string, onHeld: (held: Held) => void): void {
     const lock = this.lock(name);
     lock.acquire().then(
-      () => onHeld({ release: () => lock.release() }),
+      () => onHeld(held(() => lock.release())),
       () => undefined,
     );
   }

@@ -232,7 +232,7 @@ export function renderMarkdown(results: BenchResults, charts: ReadonlyMap<string
       (results.scenarios.some((s) => s.cluster !== undefined) ? ' (s8 also against a Redis Cluster started for it)' : '') +
       '; ratios compare numbers from this run only. ' +
       'Raw numbers: [results.json](results.json).',
-    `## Targets (issue 4, and fair mode): ${passed} passed, ${missed} missed`,
+    `## Targets (issue 4, fair mode, issue 14): ${passed} passed, ${missed} missed`,
     targetsSection(results),
     headlines(results),
     previousSection(results),

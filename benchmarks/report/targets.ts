@@ -213,6 +213,105 @@ export function evaluateTargets(scenarios: readonly ScenarioResult[]): TargetRes
   targets.push(...shardedWakeTargets(scenarios));
   targets.push(...semaphoreTargets(scenarios));
   targets.push(...electionTargets(scenarios, make));
+  targets.push(...hotPathTargets(scenarios));
+  return targets;
+}
+
+/** The peers yadl must be ahead of with 1000 names at once (issue 14). */
+const MANY_NAMES_PEERS = ['redlock', 'redis-semaphore'] as const;
+
+/** Issue 14, the hot path: 1000 names at once, the uncontended pair, heap per waiter. */
+function hotPathTargets(scenarios: readonly ScenarioResult[]): TargetResult[] {
+  const get = lookupIn(scenarios);
+  const has = (scenario: string, contender: string): boolean =>
+    scenarios.some((s) => s.id === scenario && s.skipped === undefined && s.contenders.some((c) => c.id === contender));
+  const ratio = (a: number | null, b: number | null): number | null => (a !== null && b !== null && b !== 0 ? a / b : null);
+  const targets: TargetResult[] = [];
+
+  for (const yadl of YADL.filter((y) => has('s5', y))) {
+    const rate = get('s5', yadl, 'locksPerSec');
+    const floorRate = get('s5', 'raw', 'locksPerSec');
+    const cpu = get('s5', yadl, 'clientCpuUs');
+    const floorCpu = get('s5', 'raw', 'clientCpuUs');
+    targets.push(
+      make({
+        target: "issue 14, 1000 names at once: ≥ 0.9 × the raw floor's locks/s",
+        scenario: 's5',
+        contender: yadl,
+        value: ratio(rate, floorRate),
+        unit: '× floor',
+        comparison: '>=',
+        limit: 0.9,
+        detail: `yadl ${rate?.toFixed(0) ?? 'n/a'} vs floor ${floorRate?.toFixed(0) ?? 'n/a'} locks/s`,
+      }),
+      make({
+        target: "issue 14, 1000 names at once: client CPU per lock ≤ 1.3 × the raw floor's",
+        scenario: 's5',
+        contender: yadl,
+        value: ratio(cpu, floorCpu),
+        unit: '× floor',
+        comparison: '<=',
+        limit: 1.3,
+        detail: `yadl ${cpu?.toFixed(1) ?? 'n/a'} µs vs floor ${floorCpu?.toFixed(1) ?? 'n/a'} µs per lock (Redis CPU per lock: yadl ${get('s5', yadl, 'redisCpuUs')?.toFixed(1) ?? 'n/a'} µs, floor ${get('s5', 'raw', 'redisCpuUs')?.toFixed(1) ?? 'n/a'} µs)`,
+      }),
+    );
+    const peers = MANY_NAMES_PEERS.filter((p) => has('s5', p)).map((p) => ({ p, v: get('s5', p, 'locksPerSec') }));
+    const best = peers.filter((x): x is { p: (typeof MANY_NAMES_PEERS)[number]; v: number } => x.v !== null).sort((a, b) => b.v - a.v)[0];
+    if (peers.length > 0) {
+      targets.push(
+        make({
+          target: `issue 14, 1000 names at once: locks/s ahead of ${MANY_NAMES_PEERS.join(' and ')}`,
+          scenario: 's5',
+          contender: yadl,
+          value: best === undefined || peers.some((x) => x.v === null) ? null : ratio(rate, best.v),
+          unit: '× best peer',
+          comparison: '>=',
+          limit: 1,
+          detail: best === undefined ? 'no peer measured' : `best peer ${best.p} ${best.v.toFixed(0)} vs yadl ${rate?.toFixed(0) ?? 'n/a'} locks/s`,
+        }),
+      );
+    }
+  }
+
+  for (const [yadl, limit, what] of [
+    ['yadl-facade', 1.1, 'RedisLock acquire + awaited release'],
+    ['yadl-lock', 0.9, 'lock$ acquire + release (released by unsubscribe)'],
+  ] as const) {
+    if (!has('s1', yadl)) continue;
+    const mine = get('s1', yadl, 'p50');
+    const floor = get('s1', 'raw', 'p50');
+    targets.push(
+      make({
+        target: `issue 14, uncontended ${what}: pair p50 ≤ ${limit} × the raw floor`,
+        scenario: 's1',
+        contender: yadl,
+        value: ratio(mine, floor),
+        unit: '× floor',
+        comparison: '<=',
+        limit,
+        detail: `yadl ${fmt(mine)} vs floor ${fmt(floor)} per pair; client CPU per pair ${get('s1', yadl, 'clientCpuUs')?.toFixed(0) ?? 'n/a'} µs vs ${get('s1', 'raw', 'clientCpuUs')?.toFixed(0) ?? 'n/a'} µs`,
+      }),
+    );
+  }
+
+  for (const [yadl, limit] of [
+    ['yadl-lock', 2000],
+    ['yadl-facade', 2500],
+  ] as const) {
+    if (!has('s7', yadl)) continue;
+    targets.push(
+      make({
+        target: `issue 14, 10 000 waiters: < ${limit} B of heap per waiter`,
+        scenario: 's7',
+        contender: yadl,
+        value: get('s7', yadl, 'bytesPerWaiter'),
+        unit: 'B',
+        comparison: '<',
+        limit,
+        detail: `heapUsed after GC; async-mutex floor ${get('s7', 'async-mutex', 'bytesPerWaiter')?.toFixed(0) ?? 'n/a'} B`,
+      }),
+    );
+  }
   return targets;
 }
 

@@ -120,6 +120,30 @@ describe('targets', () => {
     expect(targets.some((t) => t.scenario === 's3')).toBe(false);
   });
 
+  it("judges issue 14's hot-path rows: 1000 names against the raw floor and the peers, the uncontended pairs, heap per waiter", () => {
+    const targets = evaluateTargets([
+      scenario('s5', {
+        'yadl-lock': { locksPerSec: 9_500, clientCpuUs: 60 },
+        raw: { locksPerSec: 10_000, clientCpuUs: 50 },
+        redlock: { locksPerSec: 8_000 },
+        'redis-semaphore': { locksPerSec: 9_000 },
+      }),
+      scenario('s1', { 'yadl-lock': { p50: 0.09 }, 'yadl-facade': { p50: 0.12 }, raw: { p50: 0.1 } }),
+      scenario('s7', { 'yadl-lock': { bytesPerWaiter: 1_900 }, 'yadl-facade': { bytesPerWaiter: 2_600 } }),
+    ]);
+    const row = (scenarioId: string, contender: string, words: string) =>
+      targets.find((t) => t.scenario === scenarioId && t.contender === contender && t.target.startsWith('issue 14') && t.target.includes(words));
+    expect(row('s5', 'yadl-lock', 'raw floor')).toMatchObject({ value: 0.95, pass: true });
+    expect(row('s5', 'yadl-lock', 'CPU')).toMatchObject({ value: 1.2, pass: true });
+    const peers = row('s5', 'yadl-lock', 'ahead');
+    expect(peers?.value).toBeCloseTo(9_500 / 9_000);
+    expect(peers?.detail).toContain('redis-semaphore');
+    expect(row('s1', 'yadl-lock', 'lock$')?.pass).toBe(true);
+    expect(row('s1', 'yadl-facade', 'RedisLock')).toMatchObject({ limit: 1.1, pass: false });
+    expect(row('s7', 'yadl-lock', 'heap')?.pass).toBe(true);
+    expect(row('s7', 'yadl-facade', 'heap')).toMatchObject({ limit: 2500, pass: false });
+  });
+
   it('leaves a target unjudged when a number is missing', () => {
     const [target] = evaluateTargets([scenario('s4', { 'yadl-lock': { p50: null } })]);
     expect(target?.pass).toBeNull();

@@ -5,7 +5,9 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { diagnostics } from '../../src/diagnostics';
 import { LockTimeoutError, lock$, type Lease, type LockOptions } from '../../src/index';
+import { openConnection } from '../../src/redis/connection';
 import { escapeKeyPart, lockKeys } from '../../src/redis/keys';
+import { lockKind } from '../../src/redis/kinds/lock-kind';
 import { activeTimers, expectQuiescent } from '../support/quiescence';
 import { waitFor } from '../core/holding';
 import { useRedis } from '../support/redis-context';
@@ -86,6 +88,19 @@ describe('key layout', () => {
     const client = redis.client();
     await acquire('a:b', { redis: client, prefix: `${prefix}:x`, timeout: 0 });
     await acquire('b', { redis: client, prefix: `${prefix}:x:a`, timeout: 0 }); // not the same lock
+
+    // The default kinds cache their targets by connection, prefix and name: never one for the other.
+    const connection = openConnection(client);
+    try {
+      const kind = lockKind('write');
+      const ab = kind.target(connection, 'x', 'a:b');
+      expect(kind.target(connection, 'x:a', 'b').slotKey).toBe(xa.state);
+      expect(ab.slotKey).toBe(x.state);
+      expect(kind.target(connection, 'x', 'a:b'), 'cached').toBe(ab);
+      expect(lockKind('read').target(connection, 'x', 'a:b'), 'one cache per kind').not.toBe(ab);
+    } finally {
+      connection.release();
+    }
   });
 
   it('names with braces, spaces, newlines, NUL and unicode all work, each its own lock', async () => {

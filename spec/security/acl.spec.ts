@@ -7,7 +7,7 @@
  *   ACL SETUSER locker on >pw ~myapp:* &__keyspace@0__:myapp:* -@all
  *     +evalsha +eval +subscribe +unsubscribe +info
  *     +time +get +set +pexpire +pttl +del +exists
- *     +hget +hmget +hlen +hgetall +hkeys +hset +hdel +hincrby +publish
+ *     +hget +hmget +hgetall +hkeys +hset +hdel +hincrby +publish
  *     [+wait] [+config|get +config|set]
  *
  * evalsha/eval run the scripts (eval once per script after a restart or
@@ -41,7 +41,6 @@ const IN_SCRIPTS = [
   'exists',
   'hget',
   'hmget',
-  'hlen',
   'hgetall',
   'hkeys',
   'hset',
@@ -128,6 +127,14 @@ async function scenario(url: string, admin: Redis, checkUnsubscribe: boolean): P
     await eventually(async () => (await admin.exists('myapp:lock:{f}')) === 0, 1_000, 'the fair lock gone').catch(() =>
       problems.push('the fair lock was not deleted after its release'),
     );
+  }
+  // A renewed lease that outlives its first renewals (the renew script).
+  const renewed = kit.hold(lock$('renewed', { ...options, lease: 300 }));
+  if (await step('renewed lease', () => within(renewed.acquired, 4_000, 'renewed lease'))) {
+    await sleep(250); // renewed about 100 and 200 ms after the grant
+    const ending = renewed.ending();
+    if (ending !== undefined) problems.push(`renewal: ${ending.kind === 'error' ? String(ending.error).slice(0, 160) : 'completed'}`);
+    renewed.unsubscribe();
   }
   if (checkUnsubscribe) {
     await sleep(800); // the channel of 'x' lingers 500 ms, then is unsubscribed while 'other' stays
