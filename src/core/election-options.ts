@@ -12,6 +12,7 @@ import {
   checkSignal,
   checkTimeout,
   describe,
+  LOCK_OPTION_NAMES,
   type KeyspaceEvents,
   type LockSettings,
   type RedisSource,
@@ -60,25 +61,17 @@ export interface LeaderOptions {
 
 export const MAX_VALUE_LENGTH = 4096;
 
+/** lock$'s options that have no meaning for a candidacy: terms are renewed leases, exclusive, in no fair line, labelled by their value. */
+export const NOT_FOR_ELECTIONS: ReadonlySet<string> = new Set(['ttl', 'mode', 'fair', 'label']);
+
 /** A candidacy's settings: `lock$`'s for each term, and the candidate's first value. */
 export interface ElectSettings {
   readonly lock: Omit<LockSettings, 'kind'>;
   readonly value: string;
 }
 
-const ELECT_OPTION_NAMES = [
-  'redis',
-  'prefix',
-  'value',
-  'lease',
-  'timeout',
-  'signal',
-  'redisTimeout',
-  'replicas',
-  'replicaTimeout',
-  'handoffGrace',
-  'keyspaceEvents',
-] as const;
+/** lock$'s options an election takes (not ttl, mode, fair or label: see README, "Leader election"), and its value. */
+const ELECT_OPTION_NAMES = [...LOCK_OPTION_NAMES.filter((option) => !NOT_FOR_ELECTIONS.has(option)), 'value'] as const;
 
 const LEADER_OPTION_NAMES = ['redis', 'prefix', 'redisTimeout', 'keyspaceEvents'] as const;
 

@@ -1,12 +1,12 @@
 import type { Subscription } from 'rxjs';
 import { elect$ } from '../core/elect';
-import { checkValue, resolveElectOptions, type ElectOptions } from '../core/election-options';
+import { checkValue, NOT_FOR_ELECTIONS, resolveElectOptions, type ElectOptions } from '../core/election-options';
 import { checkName, checkOptionsObject, checkSignal, checkTimeout } from '../core/options';
 import type { Leader, Term } from '../core/term';
 import { LockError, LockTimeoutError, RedisUnavailableError } from '../errors';
 import { openConnection } from '../redis/connection';
 import { electionTarget } from '../redis/kinds/election-kind';
-import { resolveFacadeOptions, type RedisLockOptions } from './facade-options';
+import { LOCK_OPTIONS, resolveFacadeOptions, type RedisLockOptions } from './facade-options';
 
 /** The lock facade's connection and lease options, a value, and what handoffGrace means here. */
 export interface RedisElectionOptions
@@ -27,21 +27,8 @@ export interface CampaignOptions {
   signal?: AbortSignal;
 }
 
-const ELECTION_OPTIONS = [
-  'value',
-  'prefix',
-  'lease',
-  'redis',
-  'host',
-  'port',
-  'password',
-  'db',
-  'redisTimeout',
-  'replicas',
-  'replicaTimeout',
-  'handoffGrace',
-  'keyspaceEvents',
-] as const;
+/** The lock facade's options an election takes (see NOT_FOR_ELECTIONS), and its value. */
+const ELECTION_OPTIONS = [...LOCK_OPTIONS.filter((option) => !NOT_FOR_ELECTIONS.has(option)), 'value'] as const;
 const CAMPAIGN_OPTIONS = ['timeout', 'signal'] as const;
 
 /** A wait of one `campaign` call for the candidacy's next term. */
