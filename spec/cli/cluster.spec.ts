@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Cluster } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { lock$, query, type HoldInfo, type Lease, type LockOptions } from '../../src/index';
+import { lock$, query, type LockHoldInfo, type Lease, type LockOptions } from '../../src/index';
 import { startRedisCluster, type RedisClusterHandle } from '../support/redis-cluster';
 import { namesOn, ownerIn, stateKey, subscribeLock, useTopology, within } from '../topology/topology';
 import { useCli } from './cli-kit';
@@ -49,16 +49,16 @@ describe('query and yadl on Redis Cluster', { timeout: 90_000 }, () => {
       .map((lease) => [lease.name, lease.mode, lease.fence])
       .sort((a, b) => String(a[0]).localeCompare(String(b[0])));
 
-    const viaSeeds = await query({ redis: { cluster: cluster.seeds }, prefix: p });
+    const viaSeeds = await query({ redis: { cluster: cluster.seeds }, prefix: p, kind: 'lock' });
     expect(viaSeeds.map((h) => [h.name, h.mode, h.fence])).toEqual(expected);
-    const viaClient = await query({ redis, prefix: p });
+    const viaClient = (await query({ redis, prefix: p })) as LockHoldInfo[];
     expect(viaClient.map((h) => [h.name, h.mode, h.fence])).toEqual(expected);
     // Every primary contributed.
     expect(new Set(viaSeeds.map((h) => ownerIn(primaries, stateKey(p, h.name)).port)).size).toBe(3);
 
     const { code, stdout } = await cli.run(['ls', '--json', '--cluster', seeds(), '--prefix', p]);
     expect(code).toBe(0);
-    expect((JSON.parse(stdout) as HoldInfo[]).map((h) => [h.name, h.mode, h.fence])).toEqual(expected);
+    expect((JSON.parse(stdout) as LockHoldInfo[]).map((h) => [h.name, h.mode, h.fence])).toEqual(expected);
     const table = await cli.run(['ls', '--cluster', seeds(), '--prefix', p, '--match', `${[...leases.keys()][0]!}`]);
     expect(table.stdout.trimEnd().split('\n')).toHaveLength(2);
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { hostname } from 'node:os';
-import type { HoldInfo } from '../../src/index';
+import type { LockHoldInfo } from '../../src/index';
 import { useCli, useLockServer } from './cli-kit';
 
 const cli = useCli();
@@ -32,7 +32,7 @@ describe('yadl ls', { timeout: 90_000 }, () => {
     const leases = await Promise.all(['job-1', 'job-2', 'other'].map((name) => redis.held(name, { prefix: p, lease: 20_000 })));
     const { code, stdout } = await cli.run(['--prefix', p, 'ls', '--json', '--match', 'job-*'], { env: { REDIS_URL: redis.url() } });
     expect(code).toBe(0);
-    const holds = JSON.parse(stdout) as HoldInfo[];
+    const holds = JSON.parse(stdout) as LockHoldInfo[];
     expect(holds).toEqual(
       leases.slice(0, 2).map((lease) => ({
         name: lease.name,

@@ -35,7 +35,7 @@ describe('yadl release --force', { timeout: 90_000 }, () => {
     expect(no.stdout).toMatch(/force-release lock 'job'.*held by:/s);
     expect(no.stdout).toMatch(/release it\? \[y\/N\]/);
     expect(no.stdout).toContain('left as it is');
-    expect((await query({ redis: redis.url(), prefix: p })).map((h) => h.fence)).toEqual([lease.fence]);
+    expect((await query({ redis: redis.url(), prefix: p, kind: 'lock' })).map((h) => h.fence)).toEqual([lease.fence]);
 
     const yes = await cli.run(['release', 'job', '--force', '--redis', redis.url(), '--prefix', p], { tty: true, input: 'y\n' });
     expect(yes.code).toBe(0);
@@ -52,7 +52,7 @@ describe('yadl release --force', { timeout: 90_000 }, () => {
     const noForce = await cli.run(['release', 'job', '--yes', '--redis', redis.url(), '--prefix', p]);
     expect(noForce.code).toBe(2);
     expect(noForce.stderr).toMatch(/needs --force|with --force/);
-    expect((await query({ redis: redis.url(), prefix: p })).map((h) => h.fence)).toEqual([lease.fence]);
+    expect((await query({ redis: redis.url(), prefix: p, kind: 'lock' })).map((h) => h.fence)).toEqual([lease.fence]);
   });
 
   it('says when the lock is not held (exit 1), and prints JSON with --json', async () => {

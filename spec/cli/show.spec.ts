@@ -17,7 +17,7 @@ describe('yadl show', { timeout: 90_000 }, () => {
       await redis.held('shared', { prefix: p, mode: 'read', lease: 20_000 }),
     ];
     redis.hold('shared', { prefix: p });
-    await eventually(async () => (await query({ redis: redis.url(), prefix: p }))[0]?.waiting === 1, 10_000, 'the writer queued');
+    await eventually(async () => (await query({ redis: redis.url(), prefix: p, kind: 'lock' }))[0]?.waiting === 1, 10_000, 'the writer queued');
 
     const { code, stdout, stderr } = await cli.run(['show', 'shared', '--redis', redis.url(), '--prefix', p]);
     expect(stderr).toBe('');
