@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { LockLostError, query } from '../../src/index';
+import { commandHelp } from '../../src/cli/args';
+import { releaseCommand } from '../../src/cli/release';
+import { LockLostError, query, semaphore$ } from '../../src/index';
 import { within } from '../topology/topology';
 import { useCli, useLockServer } from './cli-kit';
 
@@ -66,5 +68,16 @@ describe('yadl release --force', { timeout: 90_000 }, () => {
     const result = JSON.parse(stdout) as { name: string; released: boolean; holds: { fence: number; mode: string }[] };
     expect(result).toMatchObject({ name: 'shared', prefix: p, released: true });
     expect(result.holds.map((h) => [h.mode, h.fence])).toEqual(readers.map((r) => ['read', r.fence]));
+  });
+
+  it("frees locks only: a semaphore of the lock's name is left alone", async () => {
+    const p = redis.prefix();
+    const grant = await within(redis.track(semaphore$('pool', { redis: redis.url(), prefix: p, limit: 2 })).acquired, 10_000, 'held');
+    cli.forbid(grant.token);
+    const asLock = await cli.run(['release', 'pool', '--force', '--yes', '--redis', redis.url(), '--prefix', p]);
+    expect(asLock).toMatchObject({ code: 1, stderr: `yadl: lock 'pool' (prefix '${p}') is not held\n` });
+    expect((await query({ redis: redis.url(), prefix: p })).map((h) => h.kind)).toEqual(['semaphore']);
+    // --kind semaphore and election are refused before any I/O: spec/cli/args.spec.ts.
+    expect(commandHelp(releaseCommand)).toContain("Locks only (a multi-lock is one lock per name): a semaphore's permits come back");
   });
 });
