@@ -106,7 +106,7 @@ function mainHelp(): string {
     'default redis://127.0.0.1:6379/0) or --cluster HOST:PORT[,...], --prefix PREFIX',
     'and --redis-timeout MS; ls, show, watch, release and leader take --json.',
     '',
-    'exit codes: 0 done; 1 failed (Redis unreachable, lock not held, ...); 2 bad',
+    'exit codes: 0 done; 1 failed (Redis unreachable, nothing held, ...); 2 bad',
     'arguments; run: the exit code of the command, 75 not acquired within --timeout,',
     '76 hold lost while the command ran, 126/127 the command could not be run.',
     '',

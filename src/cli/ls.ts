@@ -9,7 +9,7 @@ import { closeClient, resolveTarget } from './target';
 
 export const lsCommand: CommandSpec = {
   name: 'ls',
-  summary: 'list the live holds under a prefix',
+  summary: 'list the live holds under a prefix: locks, semaphores, elections',
   usage: 'ls [--match GLOB] [--kind KIND] [options]',
   description: [
     'Lists every live hold under the prefix, one per line: a lock\'s writer or each',
