@@ -135,6 +135,42 @@ describe('startMonitor on a real Redis', () => {
     }
   });
 
+  it('starts and stops cleanly while a client floods the server (where ioredis\' monitor() raced)', async () => {
+    const client = redis.client();
+    const m = `flood-${redis.prefix()}`;
+    let flooding = true;
+    const flood = (async () => {
+      let i = 0;
+      while (flooding) {
+        const pipeline = client.pipeline();
+        for (let j = 0; j < 100; j++) pipeline.evalsha('0'.repeat(40), 1, `${m}:${i++}`).set(`${m}:k`, 'v');
+        await pipeline.exec();
+      }
+    })();
+    try {
+      for (let round = 0; round < 10; round++) {
+        let seen = 0;
+        const monitor = await startMonitor(redis.url, (_t, args) => void (args[1]?.startsWith(m) === true && (seen += 1)));
+        await waitFor(() => seen >= 50, 'flood commands');
+        await monitor.stop();
+        expect(monitor.failure).toBeUndefined();
+      }
+    } finally {
+      flooding = false;
+      await flood;
+    }
+  });
+
+  it('a listener that throws ends the record: stop() rejects with its error, nothing is uncaught', async () => {
+    const client = redis.client();
+    const monitor = await startMonitor(redis.url, () => {
+      throw new Error('listener broke');
+    });
+    await client.ping();
+    await waitFor(() => monitor.failure !== undefined, 'the failure');
+    await expect(monitor.stop()).rejects.toThrow('listener broke');
+  });
+
   it('a record that broke off (the server went away) makes stop() reject', async () => {
     const server = await startRedisServer();
     servers.push(server);

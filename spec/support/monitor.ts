@@ -38,7 +38,7 @@ export type MonitorListener = (time: string, args: string[], source: string, db:
 export interface RedisMonitor {
   /** Adds a listener for the commands from now on (the one given to startMonitor saw them from `+OK`). */
   on(listener: MonitorListener): void;
-  /** Why the record stopped early: the connection failed or closed, or a line did not parse (undefined while fine). */
+  /** Why the record stopped early: the connection failed or closed, a line did not parse, or a listener threw (undefined while fine). */
   readonly failure: Error | undefined;
   /**
    * Closes the socket; resolves once it is closed. Rejects with `failure`
@@ -191,7 +191,12 @@ export function startMonitor(target: string | number | MonitorTarget, listener?:
         }
         const entry = line.startsWith('+') ? parseMonitorLine(line.slice(1)) : undefined;
         if (entry === undefined) return fail(new Error(`MONITOR on ${host}:${port}: cannot parse ${JSON.stringify(line.slice(0, 200))}`));
-        for (const l of listeners) l(entry.time, entry.args, entry.source, entry.db, entry.raw);
+        try {
+          for (const l of listeners) l(entry.time, entry.args, entry.source, entry.db, entry.raw);
+        } catch (error) {
+          // Thrown from a socket event it would be an uncaught exception: stop() reports it instead.
+          return fail(error instanceof Error ? error : new Error(String(error)));
+        }
       }
     });
   });
