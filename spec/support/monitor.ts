@@ -153,16 +153,12 @@ export function startMonitor(target: string | number | MonitorTarget, listener?:
     function fail(error: Error): void {
       if (state === 'done') return;
       const started = state === 'streaming';
+      state = 'done';
       clearTimeout(timer);
       failure = error;
       socket.destroy();
-      if (started) {
-        // stop() reports it: the record is incomplete.
-        state = 'done';
-        return;
-      }
-      state = 'done';
-      void closed.then(() => reject(error));
+      // Once started, stop() reports it (the record is incomplete); before, the start rejects with no socket left.
+      if (!started) void closed.then(() => reject(error));
     }
     socket.setNoDelay(true);
     socket.on('error', (error) => fail(new Error(`MONITOR on ${host}:${port}: ${error.message}`, { cause: error })));
