@@ -49,7 +49,7 @@ export async function fairLine(url: string, prefix: string): Promise<void> {
     });
     await sleep(15 * SERVICES.length + 50);
 
-    for (const hold of await query({ redis: url, prefix, match: 'ledger' })) {
+    for (const hold of await query({ redis: url, prefix, match: 'ledger', kind: 'lock' })) {
       row(since(), 'query()', `'${hold.name}' held by ${hold.label ?? '?'} (${hold.mode}), ${hold.waiting ?? 0} waiting in line`);
     }
     row(since(), 'closing', 'releases');

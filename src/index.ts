@@ -25,7 +25,7 @@ export {
   type LockLostReason,
 } from './errors';
 export { query, type QueryOptions } from './admin/query';
-export type { HoldInfo } from './admin/hold-info';
+export type { ElectionInfo, HoldInfo, HoldInfoKind, LockHoldInfo, SemaphoreHolder, SemaphoreInfo } from './admin/hold-info';
 export { semaphore$ } from './core/semaphore';
 export type { SemaphoreLease } from './core/semaphore-lease';
 export type { SemaphoreOptions } from './core/semaphore-options';

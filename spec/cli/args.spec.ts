@@ -57,6 +57,16 @@ describe('yadl arguments', { timeout: 90_000 }, () => {
       [['ls', '--cluster', '127.0.0.1:99999'], '--cluster expects host:port'],
       [['ls', '--cluster', '127.0.0.1:7000', '--redis', 'redis://127.0.0.1:7000'], 'use either --redis or --cluster, not both'],
       [['ls', '--redis-timeout', '0', ...redis], '--redis-timeout must be between 1 and'],
+      [['ls', '--kind', 'semaphores', ...redis], "--kind must be lock, semaphore or election, got 'semaphores' (did you mean semaphore?)"],
+      [['show', 'x', '--kind', 'leader', ...redis], "--kind must be lock, semaphore or election, got 'leader'"],
+      [['show', 'x', '--kind', ...redis], '--kind needs a value'],
+      [['release', 'x', '--kind', 'semaphore', '--force', '--yes', ...redis], "release frees locks only: a semaphore's permits come back only from their holder or by expiry"],
+      [['release', 'x', '--kind', 'election', '--force', '--yes', ...redis], "release frees locks only: an election's term ends only by resignation or expiry"],
+      [['leader', ...redis], "'yadl leader' needs the NAME of an election"],
+      [['leader', '', ...redis], 'lock name must not be empty'],
+      [['leader', 'x', '--wacth', ...redis], "unknown option --wacth for 'yadl leader' (did you mean --watch?)"],
+      [['leader', 'x', '--watch', '--keyspace-events', 'maybe', ...redis], "--keyspace-events must be configure, assume or off, got 'maybe'"],
+      [['leader', 'x', '--watch=yes', ...redis], '--watch takes no value'],
     ];
     for (const [args, message] of cases) {
       try {
@@ -94,9 +104,9 @@ describe('yadl arguments', { timeout: 90_000 }, () => {
   it('prints help for yadl and for every command, with exit code 0', async () => {
     const main = await cli.run(['--help']);
     expect(main.code).toBe(0);
-    for (const command of ['ls', 'show', 'watch', 'release', 'run']) expect(main.stdout).toMatch(new RegExp(`^  ${command}\\s+\\S`, 'm'));
-    const helps = await Promise.all(['ls', 'show', 'watch', 'release', 'run'].map((command) => inProcess([command, '--help'])));
-    for (const [i, command] of ['ls', 'show', 'watch', 'release', 'run'].entries()) {
+    for (const command of ['ls', 'show', 'watch', 'release', 'run', 'leader']) expect(main.stdout).toMatch(new RegExp(`^  ${command}\\s+\\S`, 'm'));
+    const helps = await Promise.all(['ls', 'show', 'watch', 'release', 'run', 'leader'].map((command) => inProcess([command, '--help'])));
+    for (const [i, command] of ['ls', 'show', 'watch', 'release', 'run', 'leader'].entries()) {
       expect(helps[i]!.code).toBe(0);
       expect(helps[i]!.stdout).toMatch(new RegExp(`^usage: yadl ${command} `));
       expect(helps[i]!.stdout).toContain('--redis URL');

@@ -10,6 +10,7 @@ import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
+import type { Observable } from 'rxjs';
 import { build } from 'tsup';
 import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import { lock$, type Lease, type LockOptions } from '../../src/index';
@@ -190,6 +191,8 @@ export interface LockServer {
   hold(name: string, options?: LockOptions): Holding;
   /** hold(), once acquired; its token is forbidden in every output. */
   held(name: string, options?: LockOptions): Promise<Lease>;
+  /** Subscribes to any holding observable (semaphore$, elect$), unsubscribed after the test as hold() is. */
+  track<L>(holds: Observable<L>): Holding<L>;
   /** A client for inspection and fault injection, closed after the test. */
   admin(): Redis;
   /** A fresh prefix per call. */
@@ -224,5 +227,10 @@ export function useLockServer(cli: CliKit, start: () => Promise<RedisServerHandl
       return c;
     },
     prefix: () => `cli${++prefixes}`,
+    track: <L>(holds: Observable<L>): Holding<L> => {
+      const h = subscribeLock(holds);
+      holdings.push(h as unknown as Holding);
+      return h;
+    },
   };
 }

@@ -2,8 +2,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Cluster } from 'ioredis';
+import type { Observable } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { lock$, query, type HoldInfo, type Lease, type LockOptions } from '../../src/index';
+import { elect$, lock$, query, semaphore$, type LockHoldInfo, type Lease, type LockOptions, type Term } from '../../src/index';
 import { startRedisCluster, type RedisClusterHandle } from '../support/redis-cluster';
 import { namesOn, ownerIn, stateKey, subscribeLock, useTopology, within } from '../topology/topology';
 import { useCli } from './cli-kit';
@@ -49,18 +50,56 @@ describe('query and yadl on Redis Cluster', { timeout: 90_000 }, () => {
       .map((lease) => [lease.name, lease.mode, lease.fence])
       .sort((a, b) => String(a[0]).localeCompare(String(b[0])));
 
-    const viaSeeds = await query({ redis: { cluster: cluster.seeds }, prefix: p });
+    const viaSeeds = await query({ redis: { cluster: cluster.seeds }, prefix: p, kind: 'lock' });
     expect(viaSeeds.map((h) => [h.name, h.mode, h.fence])).toEqual(expected);
-    const viaClient = await query({ redis, prefix: p });
+    const viaClient = (await query({ redis, prefix: p })) as LockHoldInfo[];
     expect(viaClient.map((h) => [h.name, h.mode, h.fence])).toEqual(expected);
     // Every primary contributed.
     expect(new Set(viaSeeds.map((h) => ownerIn(primaries, stateKey(p, h.name)).port)).size).toBe(3);
 
     const { code, stdout } = await cli.run(['ls', '--json', '--cluster', seeds(), '--prefix', p]);
     expect(code).toBe(0);
-    expect((JSON.parse(stdout) as HoldInfo[]).map((h) => [h.name, h.mode, h.fence])).toEqual(expected);
+    expect((JSON.parse(stdout) as LockHoldInfo[]).map((h) => [h.name, h.mode, h.fence])).toEqual(expected);
     const table = await cli.run(['ls', '--cluster', seeds(), '--prefix', p, '--match', `${[...leases.keys()][0]!}`]);
     expect(table.stdout.trimEnd().split('\n')).toHaveLength(2);
+  });
+
+  it('finds semaphores and elections on every primary, and reads a leader on its primary', async () => {
+    const p = prefix();
+    const primaries = await cluster.primaries();
+    // One name per primary; the {name} tag puts a semaphore or election in the lock's slot of that name.
+    const [first, second, third] = [...namesOn(primaries, p, 1).values()].map((names) => names[0]!);
+    const redis = connect();
+    const track = <L>(holds: Observable<L>): Promise<L> => {
+      const h = subscribeLock(holds);
+      holdings.push(h as never);
+      return within(h.acquired, 15_000, 'held');
+    };
+    const grants = [
+      await track(semaphore$(first!, { redis, prefix: p, limit: 3, permits: 2 })),
+      await track(semaphore$(third!, { redis, prefix: p, limit: 1 })),
+    ];
+    for (const grant of grants) cli.forbid(grant.token);
+    const term = (await track(elect$(second!, { redis, prefix: p, value: 'leader-on-cluster' }))) as Term;
+
+    const holds = await query({ redis: { cluster: cluster.seeds }, prefix: p });
+    expect(holds.map((h) => [h.name, h.kind]).sort()).toEqual(
+      [
+        [first, 'semaphore'],
+        [second, 'election'],
+        [third, 'semaphore'],
+      ].sort(),
+    );
+    const semaphores = await cli.run(['ls', '--json', '--kind', 'semaphore', '--cluster', seeds(), '--prefix', p]);
+    expect((JSON.parse(semaphores.stdout) as { name: string; held: number }[]).map((h) => [h.name, h.held]).sort()).toEqual(
+      [
+        [first, 2],
+        [third, 1],
+      ].sort(),
+    );
+    const leader = await cli.run(['leader', second!, '--cluster', seeds(), '--prefix', p]);
+    expect(leader.code).toBe(0);
+    expect(leader.stdout).toMatch(new RegExp(`^term ${term.fence}  expires in \\S+  value leader-on-cluster\\n$`));
   });
 
   it('shows, watches and runs under a lock on the primary that owns it', async () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { hostname } from 'node:os';
-import type { HoldInfo } from '../../src/index';
+import { elect$, semaphore$, type HoldInfo, type LockHoldInfo, type Term } from '../../src/index';
+import { within } from '../topology/topology';
 import { useCli, useLockServer } from './cli-kit';
 
 const cli = useCli();
@@ -32,7 +33,7 @@ describe('yadl ls', { timeout: 90_000 }, () => {
     const leases = await Promise.all(['job-1', 'job-2', 'other'].map((name) => redis.held(name, { prefix: p, lease: 20_000 })));
     const { code, stdout } = await cli.run(['--prefix', p, 'ls', '--json', '--match', 'job-*'], { env: { REDIS_URL: redis.url() } });
     expect(code).toBe(0);
-    const holds = JSON.parse(stdout) as HoldInfo[];
+    const holds = JSON.parse(stdout) as LockHoldInfo[];
     expect(holds).toEqual(
       leases.slice(0, 2).map((lease) => ({
         name: lease.name,
@@ -65,5 +66,36 @@ describe('yadl ls', { timeout: 90_000 }, () => {
     expect(stdout).not.toContain('\u001b');
     expect(stdout.trimEnd().split('\n')).toHaveLength(2);
     expect(stdout).toContain('evil\\u{a}\\u{1b}[31mred');
+  });
+
+  it('lists semaphore grants and election leaders with their KIND, and filters with --kind', async () => {
+    const p = redis.prefix();
+    const lock = await redis.held('jobs', { prefix: p });
+    const grants = [
+      await within(redis.track(semaphore$('pool', { redis: redis.url(), prefix: p, limit: 5, permits: 2, label: 'batch' })).acquired, 10_000, 'two'),
+      await within(redis.track(semaphore$('pool', { redis: redis.url(), prefix: p, permits: 1 })).acquired, 10_000, 'one'),
+    ];
+    for (const grant of grants) cli.forbid(grant.token);
+    const term = (await within(redis.track(elect$('cron', { redis: redis.url(), prefix: p, value: 'host-a:8080' })).acquired, 10_000, 'elected')) as Term;
+
+    const { code, stdout, stderr } = await cli.run(['ls', '--redis', redis.url(), '--prefix', p]);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    const lines = stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^NAME\s+KIND\s+MODE\s+LABEL\s+FENCE\s+HELD FOR\s+EXPIRES IN$/);
+    expect(lines.slice(1)).toHaveLength(4);
+    expect(lines[1]).toMatch(new RegExp(`^cron\\s+election\\s+leader\\s+host-a:8080\\s+${term.fence}\\s+-\\s+\\d+\\.\\ds$`));
+    expect(lines[2]).toMatch(new RegExp(`^jobs\\s+lock\\s+write\\s+${label}\\s+${lock.fence}\\s`));
+    expect(lines[3]).toMatch(new RegExp(`^pool\\s+semaphore\\s+2 of 5\\s+batch\\s+${grants[0]!.fence}\\s+\\d+\\S*\\s+\\d+\\.\\ds$`));
+    expect(lines[4]).toMatch(new RegExp(`^pool\\s+semaphore\\s+1 of 5\\s+${label}\\s+${grants[1]!.fence}\\s`));
+
+    const json = await cli.run(['ls', '--redis', redis.url(), '--prefix', p, '--kind', 'semaphore', '--json']);
+    expect(json.code).toBe(0);
+    const holds = JSON.parse(json.stdout) as HoldInfo[];
+    expect(holds).toMatchObject([{ name: 'pool', kind: 'semaphore', limit: 5, held: 3, waiting: 0 }]);
+    const elections = await cli.run(['ls', '--redis', redis.url(), '--prefix', p, '--kind', 'election']);
+    expect(elections.stdout.trimEnd().split('\n').slice(1)).toEqual([expect.stringMatching(/^cron\s+election\s+leader\s/)]);
+    const none = await cli.run(['ls', '--redis', redis.url(), '--prefix', p, '--kind', 'election', '--match', 'x*']);
+    expect(none).toMatchObject({ code: 0, stdout: `no live elections under prefix '${p}' matching 'x*'\n` });
   });
 });

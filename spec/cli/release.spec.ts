@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { LockLostError, query } from '../../src/index';
+import { commandHelp } from '../../src/cli/args';
+import { releaseCommand } from '../../src/cli/release';
+import { LockLostError, query, semaphore$ } from '../../src/index';
 import { within } from '../topology/topology';
 import { useCli, useLockServer } from './cli-kit';
 
@@ -35,7 +37,7 @@ describe('yadl release --force', { timeout: 90_000 }, () => {
     expect(no.stdout).toMatch(/force-release lock 'job'.*held by:/s);
     expect(no.stdout).toMatch(/release it\? \[y\/N\]/);
     expect(no.stdout).toContain('left as it is');
-    expect((await query({ redis: redis.url(), prefix: p })).map((h) => h.fence)).toEqual([lease.fence]);
+    expect((await query({ redis: redis.url(), prefix: p, kind: 'lock' })).map((h) => h.fence)).toEqual([lease.fence]);
 
     const yes = await cli.run(['release', 'job', '--force', '--redis', redis.url(), '--prefix', p], { tty: true, input: 'y\n' });
     expect(yes.code).toBe(0);
@@ -52,7 +54,7 @@ describe('yadl release --force', { timeout: 90_000 }, () => {
     const noForce = await cli.run(['release', 'job', '--yes', '--redis', redis.url(), '--prefix', p]);
     expect(noForce.code).toBe(2);
     expect(noForce.stderr).toMatch(/needs --force|with --force/);
-    expect((await query({ redis: redis.url(), prefix: p })).map((h) => h.fence)).toEqual([lease.fence]);
+    expect((await query({ redis: redis.url(), prefix: p, kind: 'lock' })).map((h) => h.fence)).toEqual([lease.fence]);
   });
 
   it('says when the lock is not held (exit 1), and prints JSON with --json', async () => {
@@ -66,5 +68,16 @@ describe('yadl release --force', { timeout: 90_000 }, () => {
     const result = JSON.parse(stdout) as { name: string; released: boolean; holds: { fence: number; mode: string }[] };
     expect(result).toMatchObject({ name: 'shared', prefix: p, released: true });
     expect(result.holds.map((h) => [h.mode, h.fence])).toEqual(readers.map((r) => ['read', r.fence]));
+  });
+
+  it("frees locks only: a semaphore of the lock's name is left alone", async () => {
+    const p = redis.prefix();
+    const grant = await within(redis.track(semaphore$('pool', { redis: redis.url(), prefix: p, limit: 2 })).acquired, 10_000, 'held');
+    cli.forbid(grant.token);
+    const asLock = await cli.run(['release', 'pool', '--force', '--yes', '--redis', redis.url(), '--prefix', p]);
+    expect(asLock).toMatchObject({ code: 1, stderr: `yadl: lock 'pool' (prefix '${p}') is not held\n` });
+    expect((await query({ redis: redis.url(), prefix: p })).map((h) => h.kind)).toEqual(['semaphore']);
+    // --kind semaphore and election are refused before any I/O: spec/cli/args.spec.ts.
+    expect(commandHelp(releaseCommand)).toContain("Locks only (a multi-lock is one lock per name): a semaphore's permits come back");
   });
 });

@@ -34,7 +34,7 @@ describe('yadl run', { timeout: 90_000 }, () => {
     const p = redis.prefix();
     const yadl = cli.start(['run', 'job', '--redis', redis.url(), '--prefix', p, '--', ...worker()]);
     const fence = Number((await yadl.waitFor(/ready lock=job fence=(\d+)/))[1]);
-    const holds = await query({ redis: redis.url(), prefix: p });
+    const holds = await query({ redis: redis.url(), prefix: p, kind: 'lock' });
     expect(holds.map((h) => [h.name, h.mode, h.fence])).toEqual([['job', 'write', fence]]);
     cli.forbid((await redis.admin().hget(lockKeys(p, 'job', 0).state, 'w')) ?? 'no token');
 
@@ -118,10 +118,10 @@ describe('yadl run', { timeout: 90_000 }, () => {
     await within(holder.acquired, 10_000, 'held');
     const yadl = cli.start(['run', 'line', '--fair', '--label', 'nightly report', '--redis', redis.url(), '--prefix', p, '--', ...worker()]);
     // Its ticket is in the line.
-    await eventually(async () => (await query({ redis: redis.url(), prefix: p }))[0]?.waiting === 1, 20_000, 'yadl in the line');
+    await eventually(async () => (await query({ redis: redis.url(), prefix: p, kind: 'lock' }))[0]?.waiting === 1, 20_000, 'yadl in the line');
     holder.unsubscribe();
     const fence = Number((await yadl.waitFor(/ready lock=line fence=(\d+)/))[1]);
-    const holds = await query({ redis: redis.url(), prefix: p });
+    const holds = await query({ redis: redis.url(), prefix: p, kind: 'lock' });
     expect(holds.map((h) => [h.fence, h.label])).toEqual([[fence, 'nightly report']]);
     yadl.kill('SIGTERM');
     expect((await within(yadl.exited, 15_000, 'yadl exited')).code).toBe(3);
@@ -139,7 +139,7 @@ describe('yadl run', { timeout: 90_000 }, () => {
     yadl.kill('SIGINT');
     const result = await within(yadl.exited, 15_000, 'yadl exited');
     expect(result).toMatchObject({ code: 130, stdout: '' });
-    expect((await query({ redis: redis.url(), prefix: p })).map((h) => h.fence)).toEqual([holder.fence]);
+    expect((await query({ redis: redis.url(), prefix: p, kind: 'lock' })).map((h) => h.fence)).toEqual([holder.fence]);
   });
 
   it('exits 127 when the command does not exist, and releases the lock', async () => {

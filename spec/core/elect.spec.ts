@@ -23,6 +23,7 @@ import {
   type Term,
 } from '../../src/index';
 import { diagnostics } from '../../src/diagnostics';
+import { startMonitor, type RedisMonitor } from '../support/monitor';
 import { activeTimers, expectQuiescent } from '../support/quiescence';
 import { useRedis } from '../support/redis-context';
 import { sleep, waitFor, within } from './holding';
@@ -30,6 +31,7 @@ import { sleep, waitFor, within } from './holding';
 const redis = useRedis();
 let timersBefore = 0;
 const subscriptions: Subscription[] = [];
+const monitors: RedisMonitor[] = [];
 
 beforeEach(() => {
   timersBefore = activeTimers();
@@ -37,6 +39,8 @@ beforeEach(() => {
 
 afterEach(async () => {
   for (const s of subscriptions.splice(0)) s.unsubscribe();
+  // A test that failed before its stop() leaves no MONITOR socket behind.
+  await Promise.all(monitors.splice(0).map((m) => m.stop().catch(() => undefined)));
   await expectQuiescent(timersBefore);
 });
 
@@ -329,14 +333,13 @@ describe('a leader paused past its lease', () => {
 });
 
 /** Commands that touch keys under `prefix`, as MONITOR reports them, from now on. */
-async function monitor(prefix: string): Promise<{ lines: string[]; stop: () => void }> {
-  const client = redis.client();
-  const monitoring = await client.monitor();
+async function monitor(prefix: string): Promise<{ lines: string[]; stop: () => Promise<void> }> {
   const lines: string[] = [];
-  monitoring.on('monitor', (_time: string, args: string[]) => {
+  const monitoring = await startMonitor(redis.url, (_time, args) => {
     if (args.some((a) => a.startsWith(`${prefix}:`))) lines.push(args.join(' ').slice(0, 120));
   });
-  return { lines, stop: () => monitoring.disconnect() };
+  monitors.push(monitoring);
+  return { lines, stop: () => monitoring.stop() };
 }
 
 describe('an idle election', () => {
@@ -356,7 +359,7 @@ describe('an idle election', () => {
     // The monitor does see this election's commands: one read.
     await new RedisElection('idle', opts).leader();
     await waitFor(() => seen.lines.length > idle, 2_000, 'the read to show');
-    seen.stop();
+    await seen.stop();
     // The leader renews every 10 s: at most one command in the window; nobody else sends anything.
     expect(idle, seen.lines.join('\n')).toBeLessThanOrEqual(1);
   });
@@ -375,7 +378,7 @@ describe('an idle election', () => {
     await expect(election.campaign({ timeout: 1.5 })).rejects.toThrow(RangeError);
     expect(diagnostics).toEqual(before);
     await sleep(100);
-    seen.stop();
+    await seen.stop();
     expect(seen.lines).toEqual([]);
   });
 });

@@ -7,7 +7,8 @@
  * connection name, from MONITOR. useFairWorkers (fair-workers.ts) ties
  * workers to a test.
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { startMonitor } from '../support/monitor';
 import type { LockCommand, WorkerCommand } from '../support/workers/fair-worker';
 import { spawnWorker, type WorkerProcess } from '../support/workers/spawn-worker';
 
@@ -178,9 +179,7 @@ export async function monitor(url: string, admin: Redis): Promise<Monitor> {
   await refresh();
   const sent: Sent[] = [];
   const unnamed: Array<{ index: number; source: string }> = [];
-  const connection = await new Redis(url, { lazyConnect: true }).monitor();
-  connection.on('error', () => undefined);
-  connection.on('monitor', (_time: string, args: string[], source: string) => {
+  const connection = await startMonitor(url, (_time, args, source) => {
     if (source === 'lua') return;
     const client = names.get(source);
     sent.push({ client: client ?? source, command: (args[0] ?? '').toLowerCase(), args, at: clock() });
@@ -197,8 +196,11 @@ export async function monitor(url: string, admin: Redis): Promise<Monitor> {
   return {
     sent,
     stop: async () => {
-      await settleNames();
-      connection.disconnect();
+      try {
+        await settleNames();
+      } finally {
+        await connection.stop();
+      }
     },
   };
 }

@@ -8,7 +8,8 @@
  * readers), and no waiter kept waiting longer than the dead and departed
  * ahead of it explain.
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { startMonitor, type RedisMonitor } from '../support/monitor';
 import { clock, startFairWorker, type FairWorker, type LockOptionsOf, type WaiterEvent } from './fair-line';
 
 // ------------------------------------------------------------ the server's record
@@ -77,17 +78,14 @@ export class ServerLog {
   /** What the record saw, line by line, per lock key: printed when a run fails. */
   private readonly transcript = new Map<string, string[]>();
   private pending: string[] = [];
-  private connection: Redis | undefined;
+  private connection: RedisMonitor | undefined;
 
   private constructor(private readonly admin: Redis) {}
 
   static async start(url: string, admin: Redis): Promise<ServerLog> {
     const log = new ServerLog(admin);
     await log.refreshNames();
-    const connection = await new Redis(url, { lazyConnect: true }).monitor();
-    connection.on('error', () => undefined);
-    connection.on('monitor', (time: string, args: string[], source: string) => log.line(time, args, source));
-    log.connection = connection;
+    log.connection = await startMonitor(url, (time, args, source) => log.line(time, args, source));
     return log;
   }
 
@@ -134,7 +132,8 @@ export class ServerLog {
 
   async stop(): Promise<void> {
     this.finish();
-    this.connection?.disconnect();
+    // As before, a record that broke off is not an error here: stop() runs in the caller's cleanup, before the workers close.
+    await this.connection?.stop().catch(() => undefined);
   }
 
   /** The commands the record saw on `key` (scripts with their calls), for a failure's message. */

@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { lock$, LockLostError, type Lease } from '../../src/index';
 import { luaScripts } from '../../src/redis/scripts/lua.generated';
 import { BUSY_SERVER_ARGS, busyFor, sleep, stateKey, useFaultKit, within, type Holding } from '../faults/fault-kit';
+import { startMonitor } from '../support/monitor';
 
 const kit = useFaultKit();
 const sha = (lua: string): string => createHash('sha1').update(lua).digest('hex');
@@ -20,24 +21,26 @@ interface Scripts {
   /** Keys of each renew-many script seen, in order (2 per hold). */
   readonly batches: number[];
   /** Single renew scripts seen. */
-  singles: number;
-  stop(): void;
+  readonly singles: number;
+  stop(): Promise<void>;
 }
 
-/** Watches the renewal scripts Redis runs (MONITOR on a connection of its own). */
-async function watchRenewals(admin: Redis): Promise<Scripts> {
-  const monitor = await admin.monitor();
-  const seen: Scripts = {
-    batches: [],
-    singles: 0,
-    stop: () => monitor.disconnect(),
-  };
-  monitor.on('monitor', (_time: string, args: string[]) => {
+/** Watches the renewal scripts the Redis at `url` runs (MONITOR on a connection of its own). */
+async function watchRenewals(url: string): Promise<Scripts> {
+  const batches: number[] = [];
+  let singles = 0;
+  const monitor = await startMonitor(url, (_time, args) => {
     if (args[0]?.toLowerCase() !== 'evalsha' && args[0]?.toLowerCase() !== 'eval') return;
-    if (args[1] === RENEW_MANY || args[1] === luaScripts.lock.renewMany.lua) seen.batches.push(Number(args[2]));
-    if (args[1] === RENEW || args[1] === luaScripts.lock.renew.lua) seen.singles += 1;
+    if (args[1] === RENEW_MANY || args[1] === luaScripts.lock.renewMany.lua) batches.push(Number(args[2]));
+    if (args[1] === RENEW || args[1] === luaScripts.lock.renew.lua) singles += 1;
   });
-  return seen;
+  return {
+    batches,
+    get singles() {
+      return singles;
+    },
+    stop: () => monitor.stop(),
+  };
 }
 
 /** Holds every name on one client; resolves with their leases. */
@@ -56,12 +59,12 @@ describe('batched renewals', () => {
     const redis = kit.client(server.url);
     const names = Array.from({ length: 6 }, (_, i) => `batch-${i}`);
     const { holdings, leases } = await holdAll(redis, names, 900);
-    const seen = await watchRenewals(admin);
+    const seen = await watchRenewals(server.url);
     try {
       // Five periods of 300 ms: holds acquired a little apart converge on one tick after the first.
       await sleep(1_500);
     } finally {
-      seen.stop();
+      await seen.stop();
     }
     expect(holdings.map((h) => h.ending())).toEqual(names.map(() => undefined));
     expect(seen.singles, 'renew scripts of one hold').toBe(0);
@@ -109,11 +112,11 @@ describe('batched renewals', () => {
     const leasesMs = [600, 900, 1_500, 600, 900, 1_500];
     const names = leasesMs.map((ms, i) => `mixed-${ms}-${i}`);
     const { holdings, leases } = await holdAll(redis, names, (i) => leasesMs[i]!);
-    const seen = await watchRenewals(admin);
+    const seen = await watchRenewals(server.url);
     try {
       await sleep(2_000); // more than the longest lease: only renewals keep them
     } finally {
-      seen.stop();
+      await seen.stop();
     }
     for (const [i, name] of names.entries()) {
       expect(holdings[i]!.ending(), name).toBeUndefined();
@@ -138,12 +141,12 @@ describe('batched renewals', () => {
     // Busy from shortly before the first tick (lease/3) until well after it.
     await sleep(Math.max(0, acquiredAt + LEASE / 3 - 200 - performance.now()));
     await busyFor(admin, 1_200);
-    const seen = await watchRenewals(admin);
+    const seen = await watchRenewals(server.url);
     try {
       // Past the end of the leases as they stood before BUSY: only renewals after it keep them.
       await sleep(Math.max(0, acquiredAt + LEASE + 300 - performance.now()));
     } finally {
-      seen.stop();
+      await seen.stop();
     }
     for (const [i, name] of names.entries()) {
       expect(holdings[i]!.ending(), name).toBeUndefined();

@@ -192,14 +192,14 @@ describe('yadl:acquire, yadl:release and yadl:lost', () => {
 
   it('no message carries an owner token: every token sent to Redis is looked for in every message, as inspect and JSON render it', async () => {
     const server = await kit.server();
-    const seen = await monitorTokens(kit.admin(server.url));
+    const seen = await monitorTokens(server.url);
     const r = record();
     const leases: Lease[] = [];
     try {
       leases.push(...(await scenario(server.url)));
       await sleep(100);
     } finally {
-      seen.stop();
+      await seen.stop();
     }
     for (const lease of leases) seen.tokens.add(lease.token);
     expect(seen.tokens.size).toBeGreaterThanOrEqual(4); // holder, waiter, the one that timed out, the ttl hold

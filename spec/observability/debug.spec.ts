@@ -21,7 +21,7 @@ afterEach(async () => {
 describe('NODE_DEBUG=yadl', { timeout: 120_000 }, () => {
   it('traces attempts, wake-ups, renewals, a subscriber reconnect, a release and a loss, without a token', async () => {
     const server = await kit.server();
-    const seen = await monitorTokens(kit.admin(server.url));
+    const seen = await monitorTokens(server.url);
     const worker = spawnWorker('../../observability/workers/debug-worker.ts', { REDIS_URL: server.url, PREFIX: 'dbg', NODE_DEBUG: 'yadl' });
     workers.push(worker);
     let stderr: string;
@@ -32,7 +32,7 @@ describe('NODE_DEBUG=yadl', { timeout: 120_000 }, () => {
       expect(await within(worker.exited, 20_000, 'the worker to exit')).toEqual({ code: 0, signal: null });
       stderr = worker.stderr();
     } finally {
-      seen.stop();
+      await seen.stop();
     }
 
     const pid = worker.child.pid;

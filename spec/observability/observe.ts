@@ -6,7 +6,7 @@
  */
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { inspect } from 'node:util';
-import type { Redis } from 'ioredis';
+import { startMonitor } from '../support/monitor';
 
 export const TOKEN = /(?<![0-9a-f])[0-9a-f]{32}(?![0-9a-f])/g;
 
@@ -66,13 +66,12 @@ function safeJson(value: unknown): string {
   }
 }
 
-/** Collects every 32-hex argument of every command the server receives (MONITOR does not show CONFIG: see commandCalls). */
-export async function monitorTokens(admin: Redis): Promise<{ tokens: Set<string>; stop: () => void }> {
+/** Collects every 32-hex argument of every command the server at `url` receives (MONITOR does not show CONFIG: see commandCalls). */
+export async function monitorTokens(url: string): Promise<{ tokens: Set<string>; stop: () => Promise<void> }> {
   const tokens = new Set<string>();
-  const m = await admin.monitor();
-  m.on('monitor', (_time: string, args: string[]) => {
+  const m = await startMonitor(url, (_time, args) => {
     const command = (args[0] ?? '').toLowerCase();
     for (const arg of args.slice(command.startsWith('eval') ? 2 : 1)) for (const t of arg.match(TOKEN) ?? []) tokens.add(t);
   });
-  return { tokens, stop: () => m.disconnect() };
+  return { tokens, stop: () => m.stop() };
 }

@@ -8,10 +8,10 @@
  * names, prefixes and tokens: data reaches them only through KEYS and ARGV.
  */
 import { inspect } from 'node:util';
-import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest';
 import { LockLostError, LockTimeoutError, NotOwnerError, RedisLock, RedisUnavailableError, lock$, type Lease } from '../../src/index';
 import { stateKey, useFaultKit, within } from '../faults/fault-kit';
+import { startMonitor } from '../support/monitor';
 
 const kit = useFaultKit();
 const TOKEN = /(?<![0-9a-f])[0-9a-f]{32}(?![0-9a-f])/g;
@@ -24,17 +24,16 @@ afterEach(() => {
   for (const spy of consoleSpies) spy.mockRestore();
 });
 
-/** Collects every 32-hex argument of every command the server receives, and every script body and SHA. */
-async function monitor(admin: Redis): Promise<{ tokens: Set<string>; scripts: Set<string>; stop: () => void }> {
+/** Collects every 32-hex argument of every command the server at `url` receives, and every script body and SHA. */
+async function monitor(url: string): Promise<{ tokens: Set<string>; scripts: Set<string>; stop: () => Promise<void> }> {
   const tokens = new Set<string>();
   const scripts = new Set<string>();
-  const m = await admin.monitor();
-  m.on('monitor', (_time: string, args: string[]) => {
+  const m = await startMonitor(url, (_time, args) => {
     const command = (args[0] ?? '').toLowerCase();
     if (command === 'evalsha' || command === 'eval') scripts.add(`${command} ${args[1]?.slice(0, 2_000)}`);
     for (const arg of args.slice(command.startsWith('eval') ? 2 : 1)) for (const t of arg.match(TOKEN) ?? []) tokens.add(t);
   });
-  return { tokens, scripts, stop: () => m.disconnect() };
+  return { tokens, scripts, stop: () => m.stop() };
 }
 
 function renderings(error: unknown): string {
@@ -64,7 +63,7 @@ describe('owner tokens', () => {
   it('never appear in NotOwnerError, LockLostError, LockTimeoutError or RedisUnavailableError, and nothing is logged', async () => {
     const server = await kit.server();
     const admin = kit.admin(server.url);
-    const seen = await monitor(kit.admin(server.url));
+    const seen = await monitor(server.url);
     const proxy = await kit.proxy(server);
     const errors: unknown[] = [];
     const lease = async (name: string, options: Parameters<typeof lock$>[1] = {}): Promise<ReturnType<typeof kit.hold>> => {
@@ -110,7 +109,7 @@ describe('owner tokens', () => {
       proxy.thaw();
       await new Promise((resolve) => setTimeout(resolve, 300)); // the held-back commands (tokens) reach Redis
     } finally {
-      seen.stop();
+      await seen.stop();
     }
 
     const kinds = errors.map((e) => (e as Error).constructor.name);
@@ -130,7 +129,7 @@ describe('owner tokens', () => {
 
   it('do not change the scripts: names, prefixes and tokens reach them only as KEYS and ARGV', async () => {
     const server = await kit.server();
-    const seen = await monitor(kit.admin(server.url));
+    const seen = await monitor(server.url);
     const client = kit.client(server.url);
     const hostile = ["a'b", 'a"b', ']]', '--[[', 'end', "'); redis.call('FLUSHALL') --", '\\', '\n', '{}', '%s'];
     try {
@@ -145,7 +144,7 @@ describe('owner tokens', () => {
       await new RedisLock('x', { redis: client }).release({ force: true });
     } finally {
       await new Promise((resolve) => setTimeout(resolve, 100));
-      seen.stop();
+      await seen.stop();
     }
     const shas = new Set([...seen.scripts].filter((s) => s.startsWith('evalsha ')));
     const bodies = new Set([...seen.scripts].filter((s) => s.startsWith('eval ')));

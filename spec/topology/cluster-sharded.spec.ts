@@ -1,8 +1,9 @@
 import calculateSlot from 'cluster-key-slot';
-import { Cluster, Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { diagnostics } from '../../src/diagnostics';
 import { lock$, type LockOptions } from '../../src/index';
+import { startMonitor } from '../support/monitor';
 import { startRedisCluster, type RedisClusterHandle } from '../support/redis-cluster';
 import { channelOf, namesOn, ownerIn, promoteReplica, sleep, stateKey, subscribeLock, waitFor, within, type Holding, useTopology } from './topology';
 
@@ -104,13 +105,12 @@ describe('sharded wake-ups on Redis Cluster', () => {
     const holds = [...shared, ...alone].map((name) => hold(name, { redis, prefix: p, lease: 900 }));
     await within(Promise.all(holds.map((h) => h.acquired)), 5_000, 'holders');
     await sleep(700); // the holds converge on one tick
-    const monitor = await connectMonitor(owner.port);
     const keysPerScript: number[] = [];
-    monitor.on('monitor', (_time: string, args: string[]) => {
+    const monitor = await startMonitor(owner.port, (_time, args) => {
       if (args[0]?.toLowerCase() === 'evalsha' && args.slice(3).includes(stateKey(p, shared[0]!))) keysPerScript.push(Number(args[2]));
     });
     await sleep(700);
-    monitor.disconnect();
+    await monitor.stop();
     expect(holds.map((h) => h.ending())).toEqual(holds.map(() => undefined));
     expect(keysPerScript.length, 'renewals of the shared slot seen').toBeGreaterThanOrEqual(1);
     // The three holds of the slot in one script, 2 keys each; the others (other slots) not in it.
@@ -170,13 +170,3 @@ describe('sharded wake-ups on Redis Cluster', () => {
     console.log(`[cluster sharded] wake-up after a failover: ${(waiter.leases[0]!.at - released).toFixed(1)} ms`);
   }, 40_000);
 });
-
-/** MONITOR on one node, on a connection of its own. */
-async function connectMonitor(port: number): Promise<Redis> {
-  const client = new Redis({ host: '127.0.0.1', port });
-  try {
-    return await client.monitor();
-  } finally {
-    client.disconnect();
-  }
-}

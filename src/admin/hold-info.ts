@@ -1,14 +1,19 @@
 import type { HoldMode } from '../core/options';
 
+/** The kinds of hold `query` reports; the `kind` each HoldInfo carries. */
+export type HoldInfoKind = 'lock' | 'semaphore' | 'election';
+
+/** What `query` reports: one entry per lock hold, per semaphore in use, per election with a leader. Narrow it by `kind`. */
+export type HoldInfo = LockHoldInfo | SemaphoreInfo | ElectionInfo;
+
 /**
- * One live hold, as an operator sees it: a writer, or one of the readers.
+ * One live lock hold, as an operator sees it: a writer, or one of the readers.
  * Never carries the owner token: whoever can read this must not be able to
  * release or renew someone else's hold with it.
  */
-export interface HoldInfo {
+export interface LockHoldInfo {
   readonly name: string;
   readonly prefix: string;
-  /** What holds the name; only locks exist so far. */
   readonly kind: 'lock';
   /** `write` for exclusive and write holds, `read` for each shared one. */
   readonly mode: HoldMode;
@@ -28,10 +33,51 @@ export interface HoldInfo {
   readonly waiting: number;
 }
 
+/** One semaphore with permits held: its limit and every live grant. */
+export interface SemaphoreInfo {
+  readonly name: string;
+  readonly prefix: string;
+  readonly kind: 'semaphore';
+  /** The limit stored in Redis (absent only for a hash without one, which yadl never leaves while permits are held). */
+  readonly limit?: number;
+  /** Permits held by live grants, everyone's (may exceed a lowered limit). */
+  readonly held: number;
+  /** Every live grant, by fence. */
+  readonly holders: SemaphoreHolder[];
+  /** Tickets in the semaphore's fair line: a lower bound, as for locks (other waiters leave no trace). */
+  readonly waiting: number;
+}
+
+/** One grant of a semaphore: permits held under one owner token (never shown). */
+export interface SemaphoreHolder {
+  readonly permits: number;
+  readonly fence: number;
+  /** As a lock hold's `label`. */
+  readonly label?: string;
+  /** As a lock hold's `since`. */
+  readonly since?: number;
+  readonly expiresInMs: number;
+}
+
+/** One election with a live leader. */
+export interface ElectionInfo {
+  readonly name: string;
+  readonly prefix: string;
+  readonly kind: 'election';
+  /** The leader's value (elect$'s `value`, or the last one it proclaimed). */
+  readonly value: string;
+  /** The term's number, its fencing token. */
+  readonly fence: number;
+  /** Until the term ends unless renewed, by the Redis server's clock. */
+  readonly expiresInMs: number;
+  /** How many times the leader proclaimed a new value in this term. */
+  readonly proclaims: number;
+}
+
 /** What one lock's state hash says at one instant. */
 export interface LockReading {
   /** The writer first, then readers by fence. */
-  readonly holds: HoldInfo[];
+  readonly holds: LockHoldInfo[];
   /** Waiters Redis records; see HoldInfo.waiting. */
   readonly waiting: number;
 }
@@ -111,7 +157,7 @@ export function readLockHash(
   const holds = [...holders.values()]
     .sort((a, b) => (a.mode === b.mode ? a.fence - b.fence : a.mode === 'write' ? -1 : 1))
     .map(
-      (holder): HoldInfo => ({
+      (holder): LockHoldInfo => ({
         name,
         prefix,
         kind: 'lock',

@@ -1,25 +1,35 @@
 import { escapeKeyPart } from '../redis/keys';
+import type { HoldInfoKind } from './hold-info';
 
 /**
- * Reading lock names back from keys, the inverse of lockKeys (src/redis/keys.ts):
- * `[escaped prefix:]lock:{escaped name}`, where `%`, `{` and `}` are
- * escaped as `%25`, `%7B` and `%7D`.
+ * Reading names back from keys, the inverse of lockKeys and semaphoreKeys
+ * (src/redis/keys.ts): `[escaped prefix:]<kind>:{escaped name}`, where `%`,
+ * `{` and `}` are escaped as `%25`, `%7B` and `%7D`, and `<kind>` is `lock`,
+ * `semaphore` or `election`.
  */
 
-/** The key every lock's state hash under `prefix` starts with, before the client's keyPrefix. */
-export function lockKeyStem(prefix: string): string {
-  return `${prefix === '' ? '' : `${escapeKeyPart(prefix)}:`}lock:{`;
+/** The kinds in the order query reports them when names tie. */
+export const HOLD_INFO_KINDS: readonly HoldInfoKind[] = ['lock', 'semaphore', 'election'];
+
+/** The key every state hash of `kind` under `prefix` starts with, before the client's keyPrefix. */
+export function lockKeyStem(prefix: string, kind: HoldInfoKind = 'lock'): string {
+  return `${prefix === '' ? '' : `${escapeKeyPart(prefix)}:`}${kind}:{`;
 }
 
 /**
- * The SCAN MATCH pattern for the state keys under `prefix` whose names may
- * match `nameGlob`: exact when the glob uses only `*` besides plain
- * characters, else every lock under the prefix (names are then matched here,
- * since `?` or a class in the glob cannot see through the escapes). Fence
- * counters (`...}:fence`) never match: the pattern ends with the brace.
+ * The SCAN MATCH pattern for the state keys of `kind` (every kind when
+ * undefined) under `prefix` whose names may match `nameGlob`: exact when the
+ * glob uses only `*` besides plain characters, else every name (names are
+ * then matched here, since `?` or a class in the glob cannot see through the
+ * escapes). Every kind: the kind is a `*`, and keys of other prefixes that
+ * this lets through are dropped by nameOfKey. Fence counters
+ * (`...}:fence`) never match: the pattern ends with the brace.
  */
-export function scanPattern(clientKeyPrefix: string, prefix: string, nameGlob: string | undefined): string {
-  const stem = escapeGlob(clientKeyPrefix + lockKeyStem(prefix));
+export function scanPattern(clientKeyPrefix: string, prefix: string, nameGlob: string | undefined, kind?: HoldInfoKind): string {
+  const stem =
+    kind === undefined
+      ? `${escapeGlob(clientKeyPrefix + (prefix === '' ? '' : `${escapeKeyPart(prefix)}:`))}*:{`
+      : escapeGlob(clientKeyPrefix + lockKeyStem(prefix, kind));
   const names =
     nameGlob !== undefined && /^[^?[\]\\]*$/.test(nameGlob)
       ? nameGlob
@@ -30,9 +40,9 @@ export function scanPattern(clientKeyPrefix: string, prefix: string, nameGlob: s
   return `${stem}${names}}`;
 }
 
-/** The lock name of a state key (without the client's keyPrefix), or undefined for a key yadl did not lay out. */
-export function nameOfKey(key: string, prefix: string): string | undefined {
-  const stem = lockKeyStem(prefix);
+/** The name of a state key of `kind` (without the client's keyPrefix), or undefined for a key yadl did not lay out so. */
+export function nameOfKey(key: string, prefix: string, kind: HoldInfoKind = 'lock'): string | undefined {
+  const stem = lockKeyStem(prefix, kind);
   if (!key.startsWith(stem) || !key.endsWith('}')) return undefined;
   const escaped = key.slice(stem.length, -1);
   if (escaped === '' || /[{}]/.test(escaped)) return undefined;
@@ -45,6 +55,15 @@ export function nameOfKey(key: string, prefix: string): string | undefined {
     return escape;
   });
   return valid ? name : undefined;
+}
+
+/** The kind and name of a state key of one of `kinds`, or undefined. */
+export function holdOfKey(key: string, prefix: string, kinds: readonly HoldInfoKind[]): { kind: HoldInfoKind; name: string } | undefined {
+  for (const kind of kinds) {
+    const name = nameOfKey(key, prefix, kind);
+    if (name !== undefined) return { kind, name };
+  }
+  return undefined;
 }
 
 /**

@@ -12,18 +12,30 @@ import {
 import { LockError, RedisUnavailableError } from '../errors';
 import { openConnection, type Connection } from '../redis/connection';
 import { isTransient } from '../redis/deadline';
-import { lockKeys, type LockKeys } from '../redis/keys';
+import { lockKeys, semaphoreKeys, type LockKeys } from '../redis/keys';
 import { redact } from '../redis/redact';
-import { readLockHash, serverMs, type HoldInfo, type LockReading } from './hold-info';
-import { globMatcher, nameOfKey, scanPattern } from './lock-names';
+import { readElectionHash } from './election-hash';
+import {
+  readLockHash,
+  serverMs,
+  type ElectionInfo,
+  type HoldInfo,
+  type HoldInfoKind,
+  type LockReading,
+  type SemaphoreInfo,
+} from './hold-info';
+import { globMatcher, HOLD_INFO_KINDS, holdOfKey, scanPattern } from './lock-names';
+import { readSemaphoreHash } from './semaphore-hash';
 
-export interface QueryOptions {
-  /** Where the locks live, as for `lock$`; a Cluster is scanned on every primary. */
+export interface QueryOptions<K extends HoldInfoKind = HoldInfoKind> {
+  /** Where the holds live, as for `lock$`; a Cluster is scanned on every primary. */
   redis: RedisSource;
-  /** Only locks under this prefix (default: none, i.e. locks made without a prefix). */
+  /** Only holds under this prefix (default: none, i.e. holds made without a prefix). */
   prefix?: string;
-  /** A Redis-style glob on lock names (`*`, `?`, `[a-z]`, backslash escapes). Default: every name. */
+  /** A Redis-style glob on names (`*`, `?`, `[a-z]`, backslash escapes). Default: every name. */
   match?: string;
+  /** Only this kind of hold: `'lock'`, `'semaphore'` or `'election'`. Default: every kind. */
+  kind?: K;
   /** ms each Redis command may take before RedisUnavailableError. Default 10000. */
   redisTimeout?: number;
 }
@@ -34,32 +46,62 @@ const SCAN_COUNT = 500;
 type DataClient = Redis | Cluster;
 
 /**
- * Every live hold under a prefix: one entry for a writer, one per reader.
- * Scans (SCAN MATCH, never KEYS) every primary of a Cluster. Holds are judged
- * live by each server's own clock (TIME), so a dead reader's field that is
- * still in Redis is not reported. Owner tokens are never returned.
+ * Every live hold under a prefix: for a lock, one entry for a writer, one
+ * per reader; for a semaphore, one entry with its grants, when it has any;
+ * for an election, one entry with its leader, when it has one. Sorted by
+ * name (locks, semaphores, elections of one name in that order). Scans
+ * (SCAN MATCH, never KEYS) every primary of a Cluster, and only reads (one
+ * HGETALL per key and the server's TIME): it changes nothing. Holds are
+ * judged live by each server's own clock, so a dead reader's or grant's
+ * field that is still in Redis is not reported. Owner tokens are never
+ * returned.
  *
  * Errors: TypeError or RangeError for bad options, before any I/O;
  * RedisUnavailableError when a server does not answer within `redisTimeout`;
  * LockError (with the cause) when Redis refuses a command.
  */
-export async function query(options: QueryOptions): Promise<HoldInfo[]> {
-  const { redis, prefix, match, redisTimeout } = resolveQueryOptions(options);
-  return withAdminConnection(redis, redisTimeout, async (admin) => {
+export async function query<K extends HoldInfoKind = HoldInfoKind>(options: QueryOptions<K>): Promise<Extract<HoldInfo, { kind: K }>[]> {
+  const { redis, prefix, match, kind, redisTimeout } = resolveQueryOptions(options);
+  const scope: Scope = {
+    prefix,
+    kinds: kind === undefined ? HOLD_INFO_KINDS : [kind],
+    wanted: match === undefined ? () => true : globMatcher(match),
+  };
+  const holds = await withAdminConnection(redis, redisTimeout, async (admin) => {
     const nodes = await admin.primaries();
-    const pattern = scanPattern(admin.connection.keyPrefix, prefix, match);
-    const wanted = match === undefined ? () => true : globMatcher(match);
-    const perNode = await Promise.all(nodes.map((node) => scanNode(admin, node, pattern, prefix, wanted)));
+    const pattern = scanPattern(admin.connection.keyPrefix, prefix, match, kind);
+    const perNode = await Promise.all(nodes.map((node) => scanNode(admin, node, pattern, scope)));
     const seen = new Set<string>();
-    const holds: HoldInfo[] = [];
+    const found: HoldInfo[] = [];
     // A key met twice (SCAN may repeat one; a slot moving between nodes) counts once.
-    for (const [name, reading] of perNode.flat()) {
-      if (seen.has(name)) continue;
-      seen.add(name);
-      holds.push(...reading.holds);
+    for (const [key, reading] of perNode.flat()) {
+      if (seen.has(key)) continue;
+      seen.add(key);
+      found.push(...reading);
     }
-    return holds.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return found.sort((a, b) =>
+      a.name < b.name ? -1 : a.name > b.name ? 1 : HOLD_INFO_KINDS.indexOf(a.kind) - HOLD_INFO_KINDS.indexOf(b.kind),
+    );
   });
+  return holds as Extract<HoldInfo, { kind: K }>[];
+}
+
+/** What one query looks for. */
+interface Scope {
+  readonly prefix: string;
+  readonly kinds: readonly HoldInfoKind[];
+  readonly wanted: (name: string) => boolean;
+}
+
+/** What one state hash says, as query entries: a lock's holds, a semaphore in use, an election's leader (or nothing). */
+function entriesOf(kind: HoldInfoKind, name: string, prefix: string, fields: Record<string, string>, nowMs: number): HoldInfo[] {
+  if (kind === 'lock') return readLockHash(name, prefix, fields, nowMs).holds;
+  if (kind === 'semaphore') {
+    const semaphore = readSemaphoreHash(name, prefix, fields, nowMs);
+    return semaphore.holders.length > 0 ? [semaphore] : [];
+  }
+  const leader = readElectionHash(name, prefix, fields, nowMs);
+  return leader === undefined ? [] : [leader];
 }
 
 /** One lock in detail, for operators: its holders, waiting writers, and the state key's ttl. */
@@ -76,24 +118,68 @@ export interface LockDetails extends LockReading {
   readonly listeners: number;
 }
 
-/** Reads one lock, changing nothing: the hash, the server's clock, the key's ttl and its channel's listeners. */
-export async function readLock(options: {
+/** Where one hold lives, for readLock, readSemaphore and readElection. */
+export interface HoldAddress {
   redis: RedisSource;
   name: string;
   prefix?: string;
   redisTimeout?: number;
-}): Promise<LockDetails> {
+}
+
+/** What every detailed read adds: the state key's ttl and its channel's listeners (see LockDetails). */
+interface KeyDetails {
+  readonly keyTtlMs: number;
+  readonly listeners: number;
+}
+
+/** Reads one lock, changing nothing: the hash, the server's clock, the key's ttl and its channel's listeners. */
+export async function readLock(options: HoldAddress): Promise<LockDetails> {
+  return readDetails(options, lockKeys, (name, prefix, fields, nowMs) => ({ name, prefix, ...readLockHash(name, prefix, fields, nowMs) }));
+}
+
+/** One semaphore in detail, for operators; `holders` is empty when none is held. */
+export interface SemaphoreDetails extends SemaphoreInfo, KeyDetails {}
+
+/** Reads one semaphore, changing nothing, as readLock reads a lock. */
+export async function readSemaphore(options: HoldAddress): Promise<SemaphoreDetails> {
+  return readDetails(options, semaphoreKeys, readSemaphoreHash);
+}
+
+/** One election in detail, for operators. */
+export interface ElectionDetails extends KeyDetails {
+  readonly name: string;
+  readonly prefix: string;
+  readonly kind: 'election';
+  /** Its live leader, or null when nobody leads. */
+  readonly leader: ElectionInfo | null;
+}
+
+/** Reads one election, changing nothing, as readLock reads a lock. */
+export async function readElection(options: HoldAddress): Promise<ElectionDetails> {
+  return readDetails(
+    options,
+    (prefix, name, db, keyPrefix) => lockKeys(prefix, name, db, keyPrefix, 'election'),
+    (name, prefix, fields, nowMs) => ({ name, prefix, kind: 'election', leader: readElectionHash(name, prefix, fields, nowMs) ?? null }),
+  );
+}
+
+/** The hash, the server's clock, the key's ttl and its channel's listeners of one hold, read with one pipeline and PUBSUB. */
+async function readDetails<T>(
+  options: HoldAddress,
+  keysOf: (prefix: string, name: string, db: number, clientKeyPrefix: string) => LockKeys,
+  read: (name: string, prefix: string, fields: Record<string, string>, nowMs: number) => T,
+): Promise<T & KeyDetails> {
   const name = checkName(options.name);
   const prefix = checkPrefix(options.prefix);
   const redisTimeout = checkRedisTimeout(options.redisTimeout);
   return withAdminConnection(checkRedisSource(options.redis), redisTimeout, async (admin) => {
-    const keys = lockKeys(prefix, name, admin.connection.db, admin.connection.keyPrefix);
+    const keys = keysOf(prefix, name, admin.connection.db, admin.connection.keyPrefix);
     const [time, fields, ttl] = await admin.run(`read ${keys.state}`, (client) =>
       settled(client.pipeline().time().hgetall(keys.state).pttl(keys.state).exec()),
     );
-    const reading = readLockHash(name, prefix, asFields(keys.state, name, fields), admin.clock(time));
+    const reading = read(name, prefix, asFields(keys.state, name, fields), admin.clock(time));
     const listeners = await admin.run('PUBSUB NUMSUB', () => admin.listeners(keys));
-    return { name, prefix, ...reading, keyTtlMs: typeof ttl === 'number' ? ttl : -2, listeners };
+    return { ...reading, keyTtlMs: typeof ttl === 'number' ? ttl : -2, listeners };
   });
 }
 
@@ -101,17 +187,22 @@ function resolveQueryOptions(options: unknown): {
   redis: RedisSource;
   prefix: string;
   match: string | undefined;
+  kind: HoldInfoKind | undefined;
   redisTimeout: number;
 } {
-  const opts = checkOptionsObject(options, ['redis', 'prefix', 'match', 'redisTimeout'] as const, 'query options');
+  const opts = checkOptionsObject(options, ['redis', 'prefix', 'match', 'kind', 'redisTimeout'] as const, 'query options');
   if (opts.match !== undefined && typeof opts.match !== 'string') {
     throw new TypeError(`match must be a glob string, got ${describe(opts.match)}`);
   }
-  if (opts.redis === undefined) throw new TypeError('query options need redis: where the locks live');
+  if (opts.kind !== undefined && !(HOLD_INFO_KINDS as readonly unknown[]).includes(opts.kind)) {
+    throw new TypeError(`kind must be 'lock', 'semaphore' or 'election', got ${describe(opts.kind)}`);
+  }
+  if (opts.redis === undefined) throw new TypeError('query options need redis: where the holds live');
   return {
     redis: checkRedisSource(opts.redis),
     prefix: checkPrefix(opts.prefix),
     match: opts.match,
+    kind: opts.kind as HoldInfoKind | undefined,
     redisTimeout: checkRedisTimeout(opts.redisTimeout),
   };
 }
@@ -198,27 +289,28 @@ async function withAdminConnection<T>(
   }
 }
 
-/** The locks of one server's keys that match: [name, what its hash says]. */
-async function scanNode(
-  admin: AdminConnection,
-  node: Redis,
-  pattern: string,
-  prefix: string,
-  wanted: (name: string) => boolean,
-): Promise<[string, LockReading][]> {
+/** The holds of one server's keys that match: [kind and name, its entries]. */
+async function scanNode(admin: AdminConnection, node: Redis, pattern: string, scope: Scope): Promise<[string, HoldInfo[]][]> {
   const where = `${node.options.host ?? '127.0.0.1'}:${node.options.port ?? 6379}`;
-  const found: [string, LockReading][] = [];
+  const found: [string, HoldInfo[]][] = [];
   let cursor = '0';
   do {
     const [next, keys] = await admin.run(`SCAN on ${where}`, () => node.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT));
     cursor = next;
-    const locks = keys.flatMap((key): { key: string; name: string }[] => {
-      const name = nameOfKey(key.slice(admin.connection.keyPrefix.length), prefix);
-      return name !== undefined && wanted(name) ? [{ key, name }] : [];
+    const holds = keys.flatMap((key): StateKey[] => {
+      const hold = holdOfKey(key.slice(admin.connection.keyPrefix.length), scope.prefix, scope.kinds);
+      return hold !== undefined && scope.wanted(hold.name) ? [{ key, ...hold }] : [];
     });
-    if (locks.length > 0) found.push(...(await readPage(admin, node, where, locks, prefix)));
+    if (holds.length > 0) found.push(...(await readPage(admin, node, where, holds, scope.prefix)));
   } while (cursor !== '0');
   return found;
+}
+
+/** A state key SCAN listed (with the client's keyPrefix), and the hold it is. */
+interface StateKey {
+  readonly key: string;
+  readonly kind: HoldInfoKind;
+  readonly name: string;
 }
 
 /**
@@ -230,41 +322,43 @@ async function readPage(
   admin: AdminConnection,
   node: Redis,
   where: string,
-  locks: { key: string; name: string }[],
+  holds: StateKey[],
   prefix: string,
-): Promise<[string, LockReading][]> {
+): Promise<[string, HoldInfo[]][]> {
   // ioredis adds the node's own keyPrefix to the keys it sends; SCAN returned them with it.
   const nodePrefix = node.options.keyPrefix ?? '';
   const replies = await admin.run(`HGETALL on ${where}`, () => {
     const pipeline = node.pipeline().time();
-    for (const { key } of locks) pipeline.hgetall(key.slice(nodePrefix.length));
+    for (const { key } of holds) pipeline.hgetall(key.slice(nodePrefix.length));
     return settled(pipeline.exec());
   });
   const [time, ...hashes] = replies;
   const nowMs = admin.clock(time);
-  const readings: [string, LockReading][] = [];
-  for (const [i, { key, name }] of locks.entries()) {
+  const readings: [string, HoldInfo[]][] = [];
+  for (const [i, hold] of holds.entries()) {
     const hash = hashes[i];
+    const id = `${hold.kind}:${hold.name}`;
     if (hash instanceof Error) {
-      // A key of another type at a lock's place is not a lock: not listed.
+      // A key of another type at a hold's place is not a hold: not listed.
       if (/^WRONGTYPE/.test(hash.message)) continue;
       if (!/^(MOVED|ASK)\b/.test(hash.message)) throw admin.asYadlError(hash, `HGETALL on ${where}`);
-      const moved = await readMoved(admin, key.slice(admin.connection.keyPrefix.length), name, prefix);
-      if (moved !== undefined) readings.push([name, moved]);
+      const moved = await readMoved(admin, hold, prefix);
+      if (moved !== undefined) readings.push([id, moved]);
       continue;
     }
-    readings.push([name, readLockHash(name, prefix, asFields(key, name, hash), nowMs)]);
+    readings.push([id, entriesOf(hold.kind, hold.name, prefix, asFields(hold.key, hold.name, hash), nowMs)]);
   }
   return readings;
 }
 
-async function readMoved(admin: AdminConnection, key: string, name: string, prefix: string): Promise<LockReading | undefined> {
+async function readMoved(admin: AdminConnection, hold: StateKey, prefix: string): Promise<HoldInfo[] | undefined> {
+  const key = hold.key.slice(admin.connection.keyPrefix.length);
   const [time, hash] = await admin.run(`HGETALL ${key}`, (client) => settled(client.pipeline().time().hgetall(key).exec()));
   if (hash instanceof Error) {
     if (/^WRONGTYPE/.test(hash.message)) return undefined;
     throw admin.asYadlError(hash, `HGETALL ${key}`);
   }
-  return readLockHash(name, prefix, asFields(key, name, hash), admin.clock(time));
+  return entriesOf(hold.kind, hold.name, prefix, asFields(key, hold.name, hash), admin.clock(time));
 }
 
 /** A pipeline's replies, each a value or the Error Redis answered for that command. */
@@ -277,7 +371,7 @@ async function settled(pipeline: Promise<[Error | null, unknown][] | null>): Pro
 /** HGETALL's reply (ioredis turns it into an object) as field -> value. */
 function asFields(key: string, name: string, reply: unknown): Record<string, string> {
   if (reply instanceof Error) {
-    throw new LockError(`cannot read the state of lock '${name}' at ${key}: ${reply.message}`, name, { cause: reply });
+    throw new LockError(`cannot read the state of '${name}' at ${key}: ${reply.message}`, name, { cause: reply });
   }
   if (Array.isArray(reply)) {
     const fields: Record<string, string> = {};
@@ -285,7 +379,7 @@ function asFields(key: string, name: string, reply: unknown): Record<string, str
     return fields;
   }
   if (typeof reply === 'object' && reply !== null) return reply as Record<string, string>;
-  throw new LockError(`unexpected reply reading lock '${name}' at ${key}: ${typeof reply}`, name);
+  throw new LockError(`unexpected reply reading '${name}' at ${key}: ${typeof reply}`, name);
 }
 
 function isCluster(client: DataClient): client is Cluster {

@@ -38,7 +38,7 @@ export interface ParsedArgs {
 export const CONNECTION_OPTIONS: readonly OptionSpec[] = [
   { name: 'redis', value: 'URL', help: 'redis:// or rediss:// URL (default: $REDIS_URL, else redis://127.0.0.1:6379/0)' },
   { name: 'cluster', value: 'HOST:PORT[,...]', help: 'seed nodes of a Redis Cluster, instead of --redis' },
-  { name: 'prefix', value: 'PREFIX', help: "the locks' prefix (default: none)" },
+  { name: 'prefix', value: 'PREFIX', help: "the prefix of the locks, semaphores or elections (default: none)" },
   { name: 'redis-timeout', value: 'MS', help: 'how long to wait for Redis to answer (default 10000)' },
   { name: 'help', short: 'h', help: 'show this help' },
 ];

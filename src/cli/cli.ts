@@ -2,6 +2,7 @@ import { LockError } from '../errors';
 import { CONNECTION_OPTIONS, commandHelp, parseArgs, type CommandSpec, type ParsedArgs } from './args';
 import { CliError, EXIT, UsageError } from './errors';
 import { oneLine } from './format';
+import { leader, leaderCommand } from './leader';
 import { ls, lsCommand } from './ls';
 import type { Output } from './output';
 import { release, releaseCommand } from './release';
@@ -20,6 +21,7 @@ const COMMANDS: readonly Command[] = [
   { spec: watchCommand, main: watch },
   { spec: releaseCommand, main: release },
   { spec: runCommand, main: run },
+  { spec: leaderCommand, main: leader },
 ];
 
 /** Runs `yadl ARGV...` and resolves with its exit code; reports every failure as one line on stderr. */
@@ -95,16 +97,16 @@ function mainHelp(): string {
   return [
     'usage: yadl COMMAND [options]',
     '',
-    'Inspect and use yadl locks on Redis.',
+    'Inspect and use yadl locks, semaphores and elections on Redis.',
     '',
     'commands:',
     ...COMMANDS.map((c) => `  ${c.spec.name.padEnd(width)}  ${c.spec.summary}`),
     '',
     "'yadl COMMAND --help' tells more. Every command takes --redis URL (or $REDIS_URL;",
     'default redis://127.0.0.1:6379/0) or --cluster HOST:PORT[,...], --prefix PREFIX',
-    'and --redis-timeout MS; ls, show, watch and release take --json.',
+    'and --redis-timeout MS; ls, show, watch, release and leader take --json.',
     '',
-    'exit codes: 0 done; 1 failed (Redis unreachable, lock not held, ...); 2 bad',
+    'exit codes: 0 done; 1 failed (Redis unreachable, nothing held, ...); 2 bad',
     'arguments; run: the exit code of the command, 75 not acquired within --timeout,',
     '76 hold lost while the command ran, 126/127 the command could not be run.',
     '',

@@ -1,4 +1,4 @@
-import type { HoldInfo } from '../admin/hold-info';
+import type { LockHoldInfo, SemaphoreHolder } from '../admin/hold-info';
 
 /** 850ms, 12.3s, 4m05s, 2h03m, 3d04h. */
 export function duration(ms: number): string {
@@ -38,13 +38,26 @@ export function table(headers: readonly string[], rows: readonly (readonly strin
 }
 
 /** How long a hold has been held, when Redis records since when; `serverNow` is the server's clock, estimated here. */
-export function heldFor(hold: HoldInfo, serverNow: number): string {
+export function heldFor(hold: { readonly since?: number }, serverNow: number): string {
   return hold.since === undefined ? '-' : duration(serverNow - hold.since);
 }
 
 /** `write  fence 1714…  expires in 28.1s  held for 3.2s  label host:123` */
-export function describeHold(hold: HoldInfo, serverNow: number): string {
-  const parts = [`${hold.mode.padEnd(5)}  fence ${hold.fence}`, `expires in ${duration(hold.expiresInMs)}`];
+export function describeHold(hold: LockHoldInfo, serverNow: number): string {
+  return describeParts(`${hold.mode.padEnd(5)}  fence ${hold.fence}`, hold, serverNow);
+}
+
+/** `2 permits  fence 1714…  expires in 28.1s  held for 3.2s  label host:123` */
+export function describeGrant(grant: SemaphoreHolder, serverNow: number, width = 0): string {
+  return describeParts(`${`${grant.permits} permit${grant.permits === 1 ? '' : 's'}`.padEnd(width)}  fence ${grant.fence}`, grant, serverNow);
+}
+
+function describeParts(
+  head: string,
+  hold: { readonly expiresInMs: number; readonly since?: number; readonly label?: string },
+  serverNow: number,
+): string {
+  const parts = [head, `expires in ${duration(hold.expiresInMs)}`];
   if (hold.since !== undefined) parts.push(`held for ${heldFor(hold, serverNow)}`);
   if (hold.label !== undefined) parts.push(`label ${printable(hold.label)}`);
   return parts.join('  ');
@@ -58,4 +71,11 @@ export function lockTitle(name: string, prefix: string): string {
 /** A message on one line: line breaks become spaces, control characters are escaped. */
 export function oneLine(text: string): string {
   return printable(text.replace(/\s*[\r\n]+\s*/g, ' ').trim());
+}
+
+/** Local wall-clock time of day, to the millisecond. */
+export function clock(): string {
+  const d = new Date();
+  const two = (n: number): string => String(n).padStart(2, '0');
+  return `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}.${String(d.getMilliseconds()).padStart(3, '0')}`;
 }

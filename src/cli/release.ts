@@ -9,6 +9,7 @@ import { describeHold, lockTitle } from './format';
 import { lockName } from './lock-name';
 import type { Output } from './output';
 import { serverClockOffset } from './server-clock';
+import { KIND_OPTION, kindOption } from './kind-option';
 import { closeClient, resolveTarget } from './target';
 
 export const releaseCommand: CommandSpec = {
@@ -22,10 +23,14 @@ export const releaseCommand: CommandSpec = {
     "(LockLostError 'gone'), and may still be working meanwhile; use fencing tokens.",
     'Asks for confirmation on a terminal; --yes skips it. Without a terminal and',
     'without --yes it refuses (exit 2). Exits 1 when the lock is not held.',
+    'Locks only (a multi-lock is one lock per name): a semaphore\'s permits come back',
+    'only from their holder or by expiry, and an election\'s term ends only by',
+    'resignation or expiry, by design; --kind semaphore or election is refused.',
   ].join('\n'),
   options: [
     { name: 'force', help: 'required: release whoever holds it' },
     { name: 'yes', short: 'y', help: 'do not ask for confirmation' },
+    { ...KIND_OPTION, help: 'lock (the default); semaphore and election are refused' },
     JSON_OPTION,
   ],
   positionals: { min: 1, max: 1, names: 'the NAME of a lock' },
@@ -34,6 +39,15 @@ export const releaseCommand: CommandSpec = {
 export async function release(args: ParsedArgs, out: Output): Promise<number> {
   const target = resolveTarget(args, releaseCommand.name);
   const name = lockName(args, releaseCommand.name);
+  const kind = kindOption(args, releaseCommand.name);
+  if (kind !== undefined && kind !== 'lock') {
+    throw new UsageError(
+      kind === 'semaphore'
+        ? "release frees locks only: a semaphore's permits come back only from their holder or by expiry"
+        : "release frees locks only: an election's term ends only by resignation or expiry",
+      releaseCommand.name,
+    );
+  }
   if (!args.options.has('force')) {
     throw new UsageError('release frees the lock from whoever holds it, so it needs --force', releaseCommand.name);
   }

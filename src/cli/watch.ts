@@ -1,10 +1,10 @@
-import type { HoldInfo } from '../admin/hold-info';
+import type { LockHoldInfo as HoldInfo } from '../admin/hold-info';
 import { readLock, type LockDetails } from '../admin/query';
 import { openConnection } from '../redis/connection';
 import { lockKeys } from '../redis/keys';
 import type { ChannelListener, Listening } from '../redis/subscriber';
 import { JSON_OPTION, msOption, type CommandSpec, type ParsedArgs } from './args';
-import { describeHold, lockTitle, oneLine } from './format';
+import { clock, describeHold, lockTitle, oneLine } from './format';
 import { KEYSPACE_EVENTS_OPTION, keyspaceEventsOption } from './keyspace-option';
 import { lockName } from './lock-name';
 import type { Output } from './output';
@@ -229,11 +229,4 @@ class Watcher {
     if (this.json) this.out.stdout(JSON.stringify({ at: new Date().toISOString(), event: 'note', message: text }));
     else this.out.stderr(`yadl: ${oneLine(text)}`);
   }
-}
-
-/** Local wall-clock time of day, to the millisecond. */
-function clock(): string {
-  const d = new Date();
-  const two = (n: number): string => String(n).padStart(2, '0');
-  return `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}.${String(d.getMilliseconds()).padStart(3, '0')}`;
 }
