@@ -45,6 +45,8 @@ describe('yadl leader', { timeout: 90_000 }, () => {
     const b = redis.track(elect$('cron', { redis: redis.url(), prefix: p, value: 'b', lease: 20_000 }));
     await first.resign();
     const second = (await within(b.acquired, 10_000, 'b elected')) as Term;
+    // a's candidacy ends too: else a leads again once its handoffGrace is over, and that term would be printed.
+    a.unsubscribe();
     await watch.waitFor(new RegExp(`leader  term ${second.fence}  value b\\n`));
     b.unsubscribe();
     await watch.waitFor(new RegExp(`term ${second.fence}  value b\\n[^\\n]*none {4}nobody leads\\n`));
@@ -61,10 +63,12 @@ describe('yadl leader', { timeout: 90_000 }, () => {
 
   it('--watch --json prints one object per line', async () => {
     const p = redis.prefix();
-    const term = (await within(redis.track(elect$('cron', { redis: redis.url(), prefix: p, value: 'v', lease: 20_000 })).acquired, 10_000, 'elected')) as Term;
+    const candidate = redis.track(elect$('cron', { redis: redis.url(), prefix: p, value: 'v', lease: 20_000 }));
+    const term = (await within(candidate.acquired, 10_000, 'elected')) as Term;
     const watch = cli.start(['leader', 'cron', '--watch', '--json', '--redis', redis.url(), '--prefix', p, '--keyspace-events', 'assume']);
     await watch.waitFor(/"leader":\{"fence":\d+/);
-    await term.resign();
+    // Ending the candidacy resigns the term; a resign alone would let this lone candidate lead again after its handoffGrace.
+    candidate.unsubscribe();
     await watch.waitFor(/"leader":null/);
     watch.kill('SIGTERM');
     const result = await within(watch.exited, 10_000, 'watch ended');
