@@ -369,6 +369,7 @@ describe('an idle election', () => {
     const seen = await monitor(prefix);
     const before = { ...diagnostics };
     expect(() => elect$('', { redis: redis.url, prefix })).toThrow(RangeError);
+    expect(() => elect$('', { redis: redis.url, prefix })).toThrow(/^election name must not be empty/);
     expect(() => elect$('n', { redis: redis.url, prefix, value: 'v'.repeat(4097) })).toThrow(RangeError);
     expect(() => elect$('n', { redis: redis.url, prefix, value: {} as string })).toThrow(TypeError);
     expect(() => elect$('n', { redis: redis.url, prefix, mode: 'read' } as object)).toThrow(/unknown option 'mode'/);

@@ -56,6 +56,7 @@ describe('RedisElection', () => {
 
   it('rejects bad input before any I/O, and an aborted campaign with the reason', async () => {
     expect(() => new RedisElection('')).toThrow(RangeError);
+    expect(() => new RedisElection('')).toThrow(/^election name must not be empty/);
     expect(() => new RedisElection('n', { value: 1 as unknown as string })).toThrow(TypeError);
     expect(() => new RedisElection('n', { ttl: 5 } as object)).toThrow(TypeError);
     expect(() => new RedisElection('n', { host: 'h', redis: 'redis://x' })).toThrow(TypeError);

@@ -154,7 +154,7 @@ describe('RedisSemaphore and semaphore$: bad input', () => {
       ['semaphore$ mode', () => semaphore$('pool', { redis, mode: 'read' } as never), TypeError, /unknown option 'mode'/],
       ['semaphore$ permits > limit', () => semaphore$('pool', { redis, limit: 1, permits: 2 }), RangeError, /must not exceed/],
       ['semaphore$ limit -1', () => semaphore$('pool', { redis, limit: -1 }), RangeError, /at least 1/],
-      ['semaphore$ name', () => semaphore$('', { redis, limit: 1 }), RangeError, /must not be empty/],
+      ['semaphore$ name', () => semaphore$('', { redis, limit: 1 }), RangeError, /^semaphore name must not be empty/],
     ];
     for (const [what, run, type, message] of cases) {
       let error: unknown;

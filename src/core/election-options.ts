@@ -81,7 +81,7 @@ export function resolveElectOptions(name: unknown, options: unknown, what = 'ele
   const line = checkLine(undefined, opts.handoffGrace, undefined);
   return {
     lock: {
-      name: checkName(name),
+      name: checkName(name, 'election name'),
       prefix: checkPrefix(opts.prefix),
       redis: checkRedisSource(opts.redis),
       ttl: 0,
@@ -109,7 +109,7 @@ export interface LeaderSettings {
 export function resolveLeaderOptions(name: unknown, options: unknown, what = 'leader$ options'): LeaderSettings {
   const opts = checkOptionsObject(options, LEADER_OPTION_NAMES, what);
   return {
-    name: checkName(name),
+    name: checkName(name, 'election name'),
     prefix: checkPrefix(opts.prefix),
     redis: checkRedisSource(opts.redis),
     redisTimeout: checkRedisTimeout(opts.redisTimeout),

@@ -195,8 +195,9 @@ export function checkOptionsObject<K extends string>(
   return options;
 }
 
-export function checkName(name: unknown): string {
-  return checkKeyPart(name, 'lock name', MAX_NAME_LENGTH, false);
+/** A name of a hold: 1 to MAX_NAME_LENGTH characters. `what` names it in messages ('semaphore name', ...). */
+export function checkName(name: unknown, what = 'lock name'): string {
+  return checkKeyPart(name, what, MAX_NAME_LENGTH, false);
 }
 
 export function checkPrefix(prefix: unknown): string {

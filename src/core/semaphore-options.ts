@@ -1,5 +1,5 @@
 import { semaphoreKind } from '../redis/kinds/semaphore-kind';
-import { checkOptionsObject, describe, LOCK_OPTION_NAMES, resolveLockOptions, type LockOptions, type LockSettings } from './options';
+import { checkName, checkOptionsObject, describe, LOCK_OPTION_NAMES, resolveLockOptions, type LockOptions, type LockSettings } from './options';
 
 export interface SemaphoreOptions extends Omit<LockOptions, 'mode'> {
   /**
@@ -45,7 +45,7 @@ export function checkRequest(limit: unknown, permits: unknown): { limit: number;
 export function resolveSemaphoreOptions(name: unknown, options: unknown): SemaphoreSettings {
   const { limit, permits, ...lockOptions } = checkOptionsObject(options, SEMAPHORE_OPTION_NAMES, 'semaphore$ options');
   const request = checkRequest(limit, permits);
-  const settings = resolveLockOptions(name, lockOptions);
+  const settings = resolveLockOptions(checkName(name, 'semaphore name'), lockOptions);
   return {
     ...settings,
     ...request,

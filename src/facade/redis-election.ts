@@ -51,7 +51,7 @@ export class RedisElection {
   private readonly waiters = new Set<Waiter>();
 
   constructor(name: string, options?: RedisElectionOptions) {
-    this.name = checkName(name);
+    this.name = checkName(name, 'election name');
     const opts = checkOptionsObject(options, ELECTION_OPTIONS, 'election options');
     const { value, handoffGrace, ...lockOptions } = opts;
     const facade = resolveFacadeOptions(lockOptions);

@@ -61,7 +61,7 @@ export class RedisSemaphore {
   private readonly grants: Grant[] = [];
 
   constructor(name: string, options?: RedisSemaphoreOptions) {
-    this.name = checkName(name);
+    this.name = checkName(name, 'semaphore name');
     const { limit, ...rest } = checkOptionsObject(options, SEMAPHORE_OPTIONS, 'semaphore options');
     this.limit = limit === undefined ? 0 : checkPermitCount(limit, 'limit');
     this.settings = resolveFacadeOptions(rest);
