@@ -2,9 +2,9 @@ import calculateSlot from 'cluster-key-slot';
 import { Cluster } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { diagnostics } from '../../src/diagnostics';
-import { lock$, LockLostError, type LockOptions } from '../../src/index';
+import { LockLostError, type LockOptions } from '../../src/index';
 import { startRedisCluster, type RedisClusterHandle } from '../support/redis-cluster';
-import { namesOn, overlapping, promoteReplica, sleep, stateKey, subscribeLock, waitFor, within, type Holding, type HoldSpan, useTopology } from './topology';
+import { namesOn, overlapping, promoteReplica, sleep, stateKey, waitFor, within, holdLock, ownClient, type Holding, type HoldSpan, useTopology } from './topology';
 
 /**
  * The cluster changes under waiting and holding locks: a slot migrates to
@@ -13,22 +13,15 @@ import { namesOn, overlapping, promoteReplica, sleep, stateKey, subscribeLock, w
  */
 let cluster: RedisClusterHandle;
 let prefixes = 0;
-const { holdings, clients } = useTopology(async () => (cluster = await startRedisCluster()));
+const hooks = useTopology(async () => (cluster = await startRedisCluster()));
 
 function connect(): Cluster {
-  const client = new Cluster(cluster.seeds);
-  client.on('error', () => undefined); // a killed node is reported here; commands say it too
-  clients.push(client);
-  return client;
+  return ownClient(hooks, new Cluster(cluster.seeds));
 }
 
 const prefix = (): string => `f${++prefixes}-${process.pid}`;
 
-function hold(name: string, opts: LockOptions): Holding {
-  const h = subscribeLock(lock$(name, opts));
-  holdings.push(h);
-  return h;
-}
+const hold = (name: string, opts: LockOptions): Holding => holdLock(hooks, name, opts);
 
 /** performance.now() at which a holding ended (error) or now if still open. */
 function heldUntil(h: Holding): number {

@@ -2,10 +2,10 @@ import calculateSlot from 'cluster-key-slot';
 import { Cluster } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { diagnostics } from '../../src/diagnostics';
-import { lock$, type LockOptions } from '../../src/index';
+import type { LockOptions } from '../../src/index';
 import { startMonitor } from '../support/monitor';
 import { startRedisCluster, type RedisClusterHandle } from '../support/redis-cluster';
-import { channelOf, namesOn, ownerIn, promoteReplica, sleep, stateKey, subscribeLock, waitFor, within, type Holding, useTopology } from './topology';
+import { channelOf, namesOn, ownerIn, promoteReplica, sleep, stateKey, waitFor, within, holdLock, ownClient, type Holding, useTopology } from './topology';
 
 /**
  * Redis >= 7 Cluster: release wake-ups travel on sharded pub/sub (SPUBLISH
@@ -18,22 +18,15 @@ import { channelOf, namesOn, ownerIn, promoteReplica, sleep, stateKey, subscribe
  */
 let cluster: RedisClusterHandle;
 let prefixes = 0;
-const { holdings, clients } = useTopology(async () => (cluster = await startRedisCluster()));
+const hooks = useTopology(async () => (cluster = await startRedisCluster()));
 
 function connect(): Cluster {
-  const client = new Cluster(cluster.seeds);
-  client.on('error', () => undefined); // a killed node is reported here; commands say it too
-  clients.push(client);
-  return client;
+  return ownClient(hooks, new Cluster(cluster.seeds));
 }
 
 const prefix = (): string => `s${++prefixes}-${process.pid}`;
 
-function hold(name: string, opts: LockOptions): Holding {
-  const h = subscribeLock(lock$(name, opts));
-  holdings.push(h);
-  return h;
-}
+const hold = (name: string, opts: LockOptions): Holding => holdLock(hooks, name, opts);
 
 /** Cluster-bus pub/sub messages sent so far, summed over every live node (CLUSTER INFO). */
 async function busMessages(): Promise<{ publish: number; shard: number }> {

@@ -1,9 +1,9 @@
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { diagnostics } from '../../src/diagnostics';
-import { lock$, LockLostError, LockTimeoutError, RedisLock, type LockOptions } from '../../src/index';
+import { LockLostError, LockTimeoutError, RedisLock, type LockOptions } from '../../src/index';
 import { startSentinelSetup, type SentinelSetupHandle } from '../support/redis-sentinel';
-import { overlapping, sleep, stateKey, subscribeLock, waitFor, within, type Holding, type HoldSpan, useTopology } from './topology';
+import { overlapping, sleep, stateKey, waitFor, within, holdLock, ownClient, type Holding, type HoldSpan, useTopology } from './topology';
 
 /**
  * yadl through Redis Sentinel (a primary, a replica, three sentinels), with
@@ -11,7 +11,7 @@ import { overlapping, sleep, stateKey, subscribeLock, waitFor, within, type Hold
  */
 let setup: SentinelSetupHandle;
 let prefixes = 0;
-const { holdings, clients } = useTopology(async () => (setup = await startSentinelSetup()));
+const hooks = useTopology(async () => (setup = await startSentinelSetup()));
 
 /** What yadl gets as `redis` to open its own connection through the sentinels. */
 const viaSentinels = (): { sentinels: { host: string; port: number }[]; name: string } => ({
@@ -21,19 +21,12 @@ const viaSentinels = (): { sentinels: { host: string; port: number }[]; name: st
 
 /** A caller's own client through the sentinels. */
 function connect(extra: { failoverDetector?: boolean } = {}): Redis {
-  const client = new Redis({ ...viaSentinels(), ...extra });
-  client.on('error', () => undefined); // failover disconnects are reported here; commands say it too
-  clients.push(client);
-  return client;
+  return ownClient(hooks, new Redis({ ...viaSentinels(), ...extra }));
 }
 
 const prefix = (): string => `s${++prefixes}-${process.pid}`;
 
-function hold(name: string, opts: LockOptions): Holding {
-  const h = subscribeLock(lock$(name, opts));
-  holdings.push(h);
-  return h;
-}
+const hold = (name: string, opts: LockOptions): Holding => holdLock(hooks, name, opts);
 
 async function handoff(holderOpts: LockOptions, waiterOpts: LockOptions): Promise<number> {
   const holder = hold('relay', holderOpts);

@@ -3,10 +3,10 @@ import calculateSlot from 'cluster-key-slot';
 import type { Cluster, Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest';
 import { diagnostics } from '../../src/diagnostics';
-import type { RedisSource } from '../../src/index';
+import { lock$, type LockOptions, type RedisSource } from '../../src/index';
 import type { ConformingLock, Site } from '../facade/conformance/factory';
 import { lockKeys } from '../../src/redis/keys';
-import { sleep, waitFor, type Holding } from '../core/holding';
+import { sleep, subscribeLock, waitFor, type Holding } from '../core/holding';
 import { activeTimers, expectQuiescent } from '../support/quiescence';
 import type { ClusterNodeInfo, RedisClusterHandle } from '../support/redis-cluster';
 
@@ -133,6 +133,23 @@ export function useTopology(start: () => Promise<{ stop(): Promise<void> }>): To
     expect(holding.map((lock) => lock.name), 'instances still holding at the end of the test').toEqual([]);
   });
   return hooks;
+}
+
+/** lock$ held for the test, unsubscribed after it (useTopology). */
+export function holdLock(hooks: Pick<TopologyHooks, 'holdings'>, name: string, opts: LockOptions): Holding {
+  const h = subscribeLock(lock$(name, opts));
+  hooks.holdings.push(h);
+  return h;
+}
+
+/**
+ * A test's own client, quit after it (useTopology). Its 'error' events are
+ * expected (a killed node, a failover's disconnects); commands report them too.
+ */
+export function ownClient<C extends Redis | Cluster>(hooks: Pick<TopologyHooks, 'clients'>, client: C): C {
+  client.on('error', () => undefined);
+  hooks.clients.push(client);
+  return client;
 }
 
 /**
