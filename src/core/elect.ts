@@ -1,5 +1,6 @@
 import { Observable, type Subscriber as Observer, type Subscription } from 'rxjs';
-import { LockError, LockLostError, RedisUnavailableError } from '../errors';
+import { LockLostError, RedisUnavailableError } from '../errors';
+import { asHoldError } from './lock-state';
 import { openConnection, type Connection } from '../redis/connection';
 import { electionKind, electionTarget, type Candidate, type ElectionTarget } from '../redis/kinds/election-kind';
 import { checkValue, resolveElectOptions, type ElectOptions, type ElectSettings } from './election-options';
@@ -129,8 +130,7 @@ class Candidacy {
         () => new RedisUnavailableError(name, connection.server, redisTimeout, { cause: connection.lastError }),
       );
     } catch (error) {
-      if (error instanceof LockError) throw error;
-      throw new RedisUnavailableError(name, connection.server, redisTimeout, { cause: error });
+      throw asHoldError(name, connection, redisTimeout, error);
     }
     if (!done) throw new LockLostError(name, 'gone');
     this.candidate.value = value;

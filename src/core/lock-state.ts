@@ -23,19 +23,27 @@ export function forceReleaseHold(address: HoldAddress): Promise<boolean> {
   return withTarget(address, (target) => target.forceRelease());
 }
 
+/**
+ * Never a raw client error: yadl's own errors as they are; a BUSY or LOADING
+ * reply, a closed connection, is Redis out of reach for now
+ * (RedisUnavailableError); any other refusal a LockError with the cause.
+ */
+export function asHoldError(name: string, connection: Pick<Connection, 'server'>, redisTimeout: number, error: unknown): LockError {
+  if (error instanceof LockError) return error;
+  if (isTransient(error)) return new RedisUnavailableError(name, connection.server, redisTimeout, { cause: error });
+  return new LockError(`'${name}': unexpected error from Redis: ${String(error)}`, name, { cause: error });
+}
+
 /** Runs `use` on the hold at `address`, over a connection opened for it, within redisTimeout. */
 export async function withTarget<T>(address: HoldAddress, use: (target: HoldTarget, connection: Connection) => Promise<T>): Promise<T> {
   const connection = openConnection(address.redis);
-  const unavailable = (cause: unknown): RedisUnavailableError =>
-    new RedisUnavailableError(address.name, connection.server, address.redisTimeout, { cause });
   try {
     const target = address.kind.target(connection, address.prefix, address.name);
-    return await connection.deadlines.watch(use(target, connection), address.redisTimeout, () => unavailable(connection.lastError));
+    return await connection.deadlines.watch(use(target, connection), address.redisTimeout, () =>
+      asHoldError(address.name, connection, address.redisTimeout, connection.lastError),
+    );
   } catch (error) {
-    // Never a raw client error: a BUSY or LOADING reply, a closed connection, is Redis out of reach for now.
-    if (error instanceof LockError) throw error;
-    if (isTransient(error)) throw unavailable(error);
-    throw new LockError(`lock '${address.name}': unexpected error from Redis: ${String(error)}`, address.name, { cause: error });
+    throw asHoldError(address.name, connection, address.redisTimeout, error);
   } finally {
     connection.release();
   }

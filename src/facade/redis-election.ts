@@ -3,7 +3,8 @@ import { elect$ } from '../core/elect';
 import { checkValue, NOT_FOR_ELECTIONS, resolveElectOptions, type ElectOptions } from '../core/election-options';
 import { checkName, checkOptionsObject, checkSignal, checkTimeout } from '../core/options';
 import type { Leader, Term } from '../core/term';
-import { LockError, LockTimeoutError, RedisUnavailableError } from '../errors';
+import { LockTimeoutError, RedisUnavailableError } from '../errors';
+import { asHoldError } from '../core/lock-state';
 import { openConnection } from '../redis/connection';
 import { electionTarget } from '../redis/kinds/election-kind';
 import { LOCK_OPTIONS, resolveFacadeOptions, type RedisLockOptions } from './facade-options';
@@ -140,8 +141,7 @@ export class RedisElection {
       );
       return reading.held ? { fence: reading.fence, value: reading.value } : null;
     } catch (error) {
-      if (error instanceof LockError) throw error;
-      throw new RedisUnavailableError(this.name, connection.server, redisTimeout, { cause: error });
+      throw asHoldError(this.name, connection, redisTimeout, error);
     } finally {
       connection.release();
     }
@@ -153,13 +153,15 @@ export class RedisElection {
   }
 
   private stand(timeout: number): void {
-    const subscription = elect$(this.name, { ...this.options, timeout }).subscribe({
+    // `let`: elect$ may error during subscribe (a first attempt that fails at once), before the assignment.
+    let subscription: Subscription | undefined = undefined;
+    subscription = elect$(this.name, { ...this.options, timeout }).subscribe({
       next: (term) => {
         this.current = term ?? undefined;
         if (term !== null) for (const waiter of [...this.waiters]) waiter.settle({ leader: true });
       },
       error: (error: unknown) => {
-        if (this.candidacy === subscription) this.candidacy = undefined;
+        if (subscription === undefined || this.candidacy === subscription) this.candidacy = undefined;
         this.current = undefined;
         const outcome = error instanceof LockTimeoutError ? { leader: false } : { error };
         for (const waiter of [...this.waiters]) waiter.settle(outcome);
