@@ -111,6 +111,8 @@ class LeaderWatch {
       if (this.seeTerm({ fence, rev, value })) this.armDeadline(leftMs);
     } else if (event.startsWith(END)) {
       const fence = Number(event.slice(END.length));
+      // Remembered even with no term current: a read in flight must not bring the ended term back.
+      if (Number.isFinite(fence)) this.endedFence = Math.max(this.endedFence, fence);
       if (this.current !== null && this.current.fence <= fence) this.seeEnd();
     } else if (GONE_EVENTS.has(event) && this.current !== null) {
       // Which term it was is for a read to tell (it may be one that began since).
