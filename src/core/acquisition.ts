@@ -1,4 +1,4 @@
-import { LockError, LockLostError, LockTimeoutError, RedisUnavailableError, ReplicationError } from '../errors';
+import { LockError, LockLostError, LockTimeoutError, PermitsRangeError, RedisUnavailableError, ReplicationError } from '../errors';
 import type { LockLostReason } from '../errors';
 import type { Connection } from '../redis/connection';
 import { openConnection } from '../redis/connection';
@@ -435,7 +435,7 @@ export class Acquisition implements QueuedWaiter, LeaseHolder {
 function asLockError(error: unknown, name: string): LockError | RangeError {
   if (error instanceof LockError) return error;
   // A kind's verdict on the request once Redis' state is read (a semaphore's permits above its stored limit).
-  if (error instanceof RangeError) return error;
+  if (error instanceof PermitsRangeError) return error;
   const message = error instanceof Error ? error.message : String(error);
   return new LockError(`lock '${name}': unexpected error from Redis: ${message}`, name, { cause: error });
 }

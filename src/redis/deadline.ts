@@ -1,4 +1,4 @@
-import { LockError } from '../errors';
+import { LockError, PermitsRangeError } from '../errors';
 
 /**
  * Whether an error says nothing about the lock, only that Redis could not be
@@ -7,7 +7,7 @@ import { LockError } from '../errors';
  */
 export function isConnectionProblem(error: unknown): boolean {
   // A RangeError is a kind's verdict on the request (a semaphore's permits above its stored limit).
-  if (error instanceof LockError || error instanceof TypeError || error instanceof RangeError) return false;
+  if (error instanceof LockError || error instanceof TypeError || error instanceof PermitsRangeError) return false;
   return !(error instanceof Error && error.name === 'ReplyError');
 }
 

@@ -1,5 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
-import { LockError } from '../../errors';
+import { LockError, PermitsRangeError } from '../../errors';
 import type { Connection } from '../connection';
 import { isTransient } from '../deadline';
 import type { AcquireReply, HoldKind, HoldTarget, InspectReply, ReleaseReply } from '../hold-kind';
@@ -116,7 +116,7 @@ export class SemaphoreTarget implements HoldTarget {
         );
       }
       if (code === -3) {
-        throw new RangeError(
+        throw new PermitsRangeError(
           `permits must be at most the limit of semaphore '${keys.name}' stored in Redis (${value}), got ${request.permits}`,
         );
       }
