@@ -150,7 +150,7 @@ export class RedisSemaphore {
     }
     const mine = this.grants.includes(grant);
     const endedUnderIt = !mine || signal.aborted;
-    if (mine) await this.releaseGrant(grant);
+    if (mine) await this.releaseGrant(grant).catch(() => undefined);
     if (endedUnderIt) {
       throw signal.reason instanceof LockLostError ? signal.reason : new LockLostError(this.name, 'released', { cause: signal.reason });
     }
