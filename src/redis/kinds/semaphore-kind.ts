@@ -1,12 +1,11 @@
 import type { Cluster, Redis } from 'ioredis';
 import { LockError, PermitsRangeError } from '../../errors';
 import type { Connection } from '../connection';
-import { isTransient } from '../deadline';
 import type { AcquireReply, HoldKind, HoldTarget, InspectReply, ReleaseReply } from '../hold-kind';
 import { semaphoreKeys, type LockKeys } from '../keys';
 import { LuaScript } from '../lua-script';
 import { luaScripts } from '../scripts/lua.generated';
-import { DEFAULT_LABEL, FENCE_RETENTION_MS, wakeChannel } from './lock-kind';
+import { DEFAULT_LABEL, FENCE_RETENTION_MS, runLockScript, unexpectedReply, wakeChannel } from './lock-kind';
 
 /** What one acquisition asks of a semaphore. */
 export interface SemaphoreRequest {
@@ -76,7 +75,11 @@ export class SemaphoreTarget implements HoldTarget {
     this.slotKey = keys.state;
     this.channel = keys.channel;
     this.wake = wakeChannel(client, keys.channel);
+    this.stateOnly = [keys.state];
   }
+
+  /** The scripts' one key, made once. */
+  private readonly stateOnly: readonly string[];
 
   /** Where the scripts publish wake-ups (see wakeChannel). */
   private readonly wake: string;
@@ -95,7 +98,7 @@ export class SemaphoreTarget implements HoldTarget {
       request.label,
       ...companions,
     ];
-    const reply = await this.call('acquire', [keys.state], args);
+    const reply = await this.call('acquire', args);
     if (Array.isArray(reply) && reply.length === 5 && reply.every((n) => typeof n === 'number')) {
       const [code, value, third, fourth, ticket] = reply as [number, number, number, number, number];
       if (code === 1) return { acquired: true, fence: value, leftMs: third };
@@ -125,15 +128,13 @@ export class SemaphoreTarget implements HoldTarget {
   }
 
   async renew(token: string, holdMs: number): Promise<number> {
-    const { keys } = this;
-    const reply = await this.call('renew', [keys.state], [token, holdMs, FENCE_RETENTION_MS]);
+    const reply = await this.call('renew', [token, holdMs, FENCE_RETENTION_MS]);
     if (typeof reply === 'number' && reply >= 0) return reply;
     throw this.unexpected('renew', reply);
   }
 
   async release(token: string, releaseId: string): Promise<ReleaseReply> {
-    const { keys } = this;
-    const reply = await this.call('release', [keys.state], [token, this.wake, releaseId]);
+    const reply = await this.call('release', [token, this.wake, releaseId]);
     if (reply === 1 || reply === 0 || reply === -1) return reply;
     throw this.unexpected('release', reply);
   }
@@ -144,29 +145,26 @@ export class SemaphoreTarget implements HoldTarget {
    * the grant has no more than `permits` (release it instead).
    */
   async shrink(token: string, permits: number, releaseId: string): Promise<number> {
-    const { keys } = this;
-    const reply = await this.call('shrink', [keys.state], [token, permits, this.wake, releaseId]);
+    const reply = await this.call('shrink', [token, permits, this.wake, releaseId]);
     if (typeof reply === 'number' && reply >= -1) return reply;
     throw this.unexpected('shrink', reply);
   }
 
   /** Stores `limit` for everyone; the limit stored before (0: none). */
   async setLimit(limit: number): Promise<number> {
-    const { keys } = this;
-    const reply = await this.call('setLimit', [keys.state], [limit, this.wake, FENCE_RETENTION_MS]);
+    const reply = await this.call('setLimit', [limit, this.wake, FENCE_RETENTION_MS]);
     if (typeof reply === 'number' && reply >= 0) return reply;
     throw this.unexpected('setLimit', reply);
   }
 
   async withdraw(token: string): Promise<boolean> {
-    const { keys } = this;
-    const reply = await this.call('withdraw', [keys.state], [token, this.wake]);
+    const reply = await this.call('withdraw', [token, this.wake]);
     if (reply === 1 || reply === 0) return reply === 1;
     throw this.unexpected('withdraw', reply);
   }
 
   async state(token: string): Promise<SemaphoreState> {
-    const reply = await this.call('inspect', [this.keys.state], [token]);
+    const reply = await this.call('inspect', [token]);
     if (Array.isArray(reply) && reply.length === 5 && reply.every((n) => typeof n === 'number')) {
       const [limit, held, mine, waitMs, waiting] = reply as [number, number, number, number, number];
       return { limit, held, mine, waitMs, waiting };
@@ -192,24 +190,12 @@ export class SemaphoreTarget implements HoldTarget {
     throw this.unexpected('confirm', reply);
   }
 
-  private async call(script: keyof typeof scripts, redisKeys: string[], args: (string | number)[]): Promise<unknown> {
-    try {
-      return await scripts[script].run(this.client, redisKeys, args);
-    } catch (error) {
-      const { keys } = this;
-      const message = error instanceof Error ? error.message : String(error);
-      if (/WRONGTYPE|YADLSTATE/.test(message)) {
-        throw new LockError(`the key ${keys.state} holds a value yadl did not write (${message}); refusing to touch it`, keys.name, {
-          cause: error,
-        });
-      }
-      // Transient trouble is the caller's to retry; any other reply is final, and yadl's to explain.
-      if (isTransient(error)) throw error;
-      throw new LockError(`Redis refused the semaphore ${script} script for ${keys.state}: ${message}`, keys.name, { cause: error });
-    }
+  /** Runs one of the semaphore's scripts on its one key, with the lock kind's errors for what Redis refuses. */
+  private call(script: keyof typeof scripts, args: (string | number)[]): Promise<unknown> {
+    return runLockScript(scripts[script], `semaphore ${script}`, this.client, this.keys, this.stateOnly, args);
   }
 
   private unexpected(script: string, reply: unknown): LockError {
-    return new LockError(`unexpected reply from the semaphore ${script} script for ${this.keys.state}: ${JSON.stringify(reply)}`, this.keys.name);
+    return unexpectedReply(`semaphore ${script}`, this.keys, reply);
   }
 }
